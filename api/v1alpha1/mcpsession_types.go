@@ -8,7 +8,7 @@ import (
 // it, so a GitOps tool that owns the object never fights the controller.
 //
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.terminate) || !oldSelf.terminate || (has(self.terminate) && self.terminate)",message="terminate cannot be unset once true: termination is irreversible"
-// +kubebuilder:validation:XValidation:rule="!has(oldSelf.owner) || oldSelf.owner == ” || (has(self.owner) && self.owner == oldSelf.owner)",message="owner is immutable once set"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.owner) || size(oldSelf.owner) == 0 || (has(self.owner) && self.owner == oldSelf.owner)",message="owner is immutable once set"
 // +kubebuilder:validation:XValidation:rule="!has(self.idleTimeout) || !has(self.ttl) || duration(self.ttl) >= duration(self.idleTimeout)",message="ttl must be greater than or equal to idleTimeout"
 type McpSessionSpec struct {
 	// project is the project or topic the session belongs to.
