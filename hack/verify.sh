@@ -13,7 +13,7 @@ if [ -n "$stale$untracked" ]; then
   git --no-pager diff --stat -- api config >&2 || true
   status=1
 fi
-unformatted="$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)"
+unformatted="$(git ls-files --cached --others --exclude-standard '*.go' | xargs -r gofmt -l 2>/dev/null || true)"
 if [ -n "$unformatted" ]; then
   echo "verify: not gofmt-clean (run 'make fmt'):" >&2
   echo "$unformatted" | sed 's/^/  /' >&2
