@@ -4,7 +4,7 @@
 IMG ?= mcp-session-operator:latest
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
-KUSTOMIZE_VERSION ?= v5.8.3
+KUSTOMIZE_VERSION ?= v5.8.1
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -60,9 +60,31 @@ test: manifests generate vet envtest ## Run all tests against a real kube-apiser
 fuzz: ## Run every fuzz target briefly (FUZZTIME each).
 	@hack/fuzz.sh $(FUZZTIME)
 
+.PHONY: test-e2e
+test-e2e: envtest ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP.
+	go build -o $(LOCALBIN)/manager ./cmd
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" MANAGER_BINARY=$(LOCALBIN)/manager \
+		go test -tags e2e $(GOTEST_FLAGS) -v ./internal/e2e/...
+
+.PHONY: conformance
+conformance: ## Run the official MCP conformance suite (server scenarios) against the server.
+	hack/conformance.sh
+
 .PHONY: bench
-bench: envtest ## Run the benchmarks and print a table (report under bin/bench/).
+bench: envtest ## Run every benchmark; print one table, write bin/bench/report.{md,json}.
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" hack/bench.sh
+
+##@ Run locally
+
+.PHONY: dev
+dev: manifests envtest ## Run everything locally: control plane, CRDs, manager, MCP at http://127.0.0.1:8090/mcp.
+	go build -o $(LOCALBIN)/manager ./cmd
+	go build -o $(LOCALBIN)/dev ./hack/dev
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" $(LOCALBIN)/dev --manager=$(LOCALBIN)/manager
+
+.PHONY: demo
+demo: ## Play the tutorial's three-day debugging story against `make dev` over MCP.
+	go run ./hack/demo
 
 ##@ Build
 

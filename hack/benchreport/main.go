@@ -1,0 +1,195 @@
+// Command benchreport turns `go test -bench` output (stdin) into the project's
+// benchmark report: a markdown table and a JSON file with every measured
+// figure, the target it is held to (hack/bench-targets.tsv) and whether it
+// met it, plus the machine it ran on.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Figure is one measured metric of one benchmark.
+type Figure struct {
+	Package   string  `json:"package"`
+	Benchmark string  `json:"benchmark"`
+	Metric    string  `json:"metric"`
+	Value     float64 `json:"value"`
+	Target    string  `json:"target,omitempty"`
+	Met       *bool   `json:"met,omitempty"`
+	Note      string  `json:"note,omitempty"`
+}
+
+// Target holds a figure to a bound: "metric <= 2000" style, from the TSV.
+type Target struct {
+	bench  *regexp.Regexp
+	metric string
+	op     string
+	bound  float64
+	note   string
+}
+
+func main() {
+	targetsPath := flag.String("targets", "hack/bench-targets.tsv", "TSV: benchmark-regexp, metric, op (<= or >=), bound, note.")
+	outDir := flag.String("out", "bin/bench", "Folder for report.md and report.json.")
+	flag.Parse()
+	targets, err := loadTargets(*targetsPath)
+	if err != nil {
+		fail(err)
+	}
+	figures, err := parse(os.Stdin)
+	if err != nil {
+		fail(err)
+	}
+	for i := range figures {
+		apply(&figures[i], targets)
+	}
+	if err := write(*outDir, figures); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "benchreport:", err)
+	os.Exit(1)
+}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
+
+// parse reads benchmark result lines; `pkg:` lines name the package of the
+// lines after them. Output that is not a result (logs, PASS) passes through.
+func parse(r io.Reader) ([]Figure, error) {
+	var out []Figure
+	pkg := ""
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Println(line)
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = strings.TrimSpace(p)
+			continue
+		}
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		fields := strings.Fields(m[3])
+		for i := 0; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				continue
+			}
+			out = append(out, Figure{Package: pkg, Benchmark: m[1], Metric: fields[i+1], Value: v})
+		}
+	}
+	return out, sc.Err()
+}
+
+func loadTargets(path string) ([]Target, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ts []Target
+	for n, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) < 4 {
+			return nil, fmt.Errorf("%s:%d: want 4 or 5 tab-separated fields", path, n+1)
+		}
+		re, err := regexp.Compile(f[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n+1, err)
+		}
+		bound, err := strconv.ParseFloat(f[3], 64)
+		if err != nil || (f[2] != "<=" && f[2] != ">=") {
+			return nil, fmt.Errorf("%s:%d: want op <= or >= and a number", path, n+1)
+		}
+		t := Target{bench: re, metric: f[1], op: f[2], bound: bound}
+		if len(f) > 4 {
+			t.note = f[4]
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+func apply(f *Figure, targets []Target) {
+	for _, t := range targets {
+		if t.metric != f.Metric || !t.bench.MatchString(f.Benchmark) {
+			continue
+		}
+		met := f.Value <= t.bound
+		if t.op == ">=" {
+			met = f.Value >= t.bound
+		}
+		f.Target = fmt.Sprintf("%s %s", t.op, strconv.FormatFloat(t.bound, 'g', -1, 64))
+		f.Met = &met
+		f.Note = t.note
+		return
+	}
+}
+
+func write(dir string, figures []Figure) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	machine := fmt.Sprintf("%s/%s, %d CPUs, %s, host %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), host)
+	if m := cpuModel(); m != "" {
+		machine += ", " + m
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+
+	var md strings.Builder
+	fmt.Fprintf(&md, "# Benchmark report\n\nRun %s on %s.\n\n", now, machine)
+	md.WriteString("| package | benchmark | metric | value | target | met | note |\n|---|---|---|---:|---|---|---|\n")
+	for _, f := range figures {
+		met := ""
+		if f.Met != nil {
+			met = map[bool]string{true: "yes", false: "**no**"}[*f.Met]
+		}
+		fmt.Fprintf(&md, "| %s | %s | %s | %s | %s | %s | %s |\n",
+			filepath.Base(f.Package), f.Benchmark, f.Metric, strconv.FormatFloat(f.Value, 'f', -1, 64), f.Target, met, f.Note)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(map[string]any{"time": now, "machine": machine, "figures": figures}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), js, 0o644); err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(md.String())
+	fmt.Printf("\nreport: %s, %s\n", filepath.Join(dir, "report.md"), filepath.Join(dir, "report.json"))
+	return nil
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
