@@ -1,0 +1,180 @@
+package store
+
+import (
+	"math"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// BM25 parameters: the usual defaults (Robertson; Lucene uses the same).
+const (
+	bm25K1 = 1.2
+	bm25B  = 0.75
+)
+
+// forEachToken calls fn with each token of text, lowercased into a reused
+// buffer, and the byte offset where it starts. A token is a maximal run of
+// letters and digits, so "v2.4.0" gives "v2", "4", "0" and "CacheManager's"
+// gives "cachemanager", "s". fn returns false to stop.
+func forEachToken(text string, buf []byte, fn func(tok []byte, start int) bool) []byte {
+	start := -1
+	buf = buf[:0]
+	for i, r := range text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if start < 0 {
+				start = i
+				buf = buf[:0]
+			}
+			buf = utf8.AppendRune(buf, unicode.ToLower(r))
+			continue
+		}
+		if start >= 0 {
+			if !fn(buf, start) {
+				return buf
+			}
+			start = -1
+		}
+	}
+	if start >= 0 {
+		fn(buf, start)
+	}
+	return buf
+}
+
+// tokenize returns the tokens of text (see forEachToken).
+func tokenize(text string) []string {
+	var out []string
+	forEachToken(text, nil, func(tok []byte, _ int) bool {
+		out = append(out, string(tok))
+		return true
+	})
+	return out
+}
+
+// corpus accumulates the statistics BM25 needs for one query over a set of
+// documents: document count, total length, and document frequency of each
+// query term. Only query terms are counted, so memory does not grow with the
+// vocabulary of the sessions searched.
+type corpus struct {
+	terms    []string
+	index    map[string]int
+	df       []int
+	docs     int
+	totalLen int64
+	buf      []byte
+	scratch  []int32
+}
+
+// newCorpus prepares counting for the distinct tokens of query.
+func newCorpus(query string) *corpus {
+	c := &corpus{index: map[string]int{}}
+	for _, t := range tokenize(query) {
+		if _, ok := c.index[t]; !ok {
+			c.index[t] = len(c.terms)
+			c.terms = append(c.terms, t)
+		}
+	}
+	c.df = make([]int, len(c.terms))
+	c.scratch = make([]int32, len(c.terms))
+	return c
+}
+
+// add counts one document. It returns the frequencies of the query terms
+// and the document's length in tokens; tf is nil when no term occurs, so
+// non-matching documents cost nothing to keep.
+func (c *corpus) add(text string) (tf []int32, length int) {
+	clear(c.scratch)
+	matched := false
+	c.buf = forEachToken(text, c.buf, func(tok []byte, _ int) bool {
+		length++
+		if i, ok := c.index[string(tok)]; ok {
+			c.scratch[i]++
+			matched = true
+		}
+		return true
+	})
+	c.docs++
+	c.totalLen += int64(length)
+	if !matched {
+		return nil, length
+	}
+	tf = append([]int32(nil), c.scratch...)
+	for i, n := range tf {
+		if n > 0 {
+			c.df[i]++
+		}
+	}
+	return tf, length
+}
+
+// idf is the BM25 inverse document frequency in the non-negative form
+// Lucene uses, so a term present in most documents still adds a little.
+func (c *corpus) idf(i int) float64 {
+	n, df := float64(c.docs), float64(c.df[i])
+	return math.Log(1 + (n-df+0.5)/(df+0.5))
+}
+
+// score is the BM25 score of a document added earlier; call it after all
+// documents have been added, because it depends on corpus-wide statistics.
+func (c *corpus) score(tf []int32, length int) float64 {
+	if c.docs == 0 {
+		return 0
+	}
+	avg := float64(c.totalLen) / float64(c.docs)
+	if avg == 0 {
+		avg = 1
+	}
+	norm := bm25K1 * (1 - bm25B + bm25B*float64(length)/avg)
+	var s float64
+	for i, n := range tf {
+		if n == 0 {
+			continue
+		}
+		f := float64(n)
+		s += c.idf(i) * f * (bm25K1 + 1) / (f + norm)
+	}
+	return s
+}
+
+// snippetRunes is the approximate snippet length in characters.
+const snippetRunes = 160
+
+// snippet returns about snippetRunes characters of text around the first
+// occurrence of a query term, whitespace collapsed, with "…" where text was
+// cut. The match sits about a third of the way in, so the reader sees some
+// lead-in.
+func (c *corpus) snippet(text string) string {
+	match := 0
+	c.buf = forEachToken(text, c.buf, func(tok []byte, start int) bool {
+		if _, ok := c.index[string(tok)]; ok {
+			match = start
+			return false
+		}
+		return true
+	})
+	start := match
+	for n := 0; n < snippetRunes/3 && start > 0; n++ {
+		_, size := utf8.DecodeLastRuneInString(text[:start])
+		start -= size
+	}
+	// Begin at a word boundary when one is close, rather than mid-word.
+	if start > 0 {
+		if sp := strings.IndexFunc(text[start:match], unicode.IsSpace); sp >= 0 {
+			start += sp
+		}
+	}
+	end := start
+	for n := 0; n < snippetRunes && end < len(text); n++ {
+		_, size := utf8.DecodeRuneInString(text[end:])
+		end += size
+	}
+	out := strings.Join(strings.Fields(text[start:end]), " ")
+	if start > 0 {
+		out = "…" + out
+	}
+	if end < len(text) {
+		out += "…"
+	}
+	return out
+}

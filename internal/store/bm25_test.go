@@ -1,0 +1,144 @@
+package store
+
+import (
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestTokenize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"Memory LEAK", []string{"memory", "leak"}},
+		{"v2.4.0 deployed!", []string{"v2", "4", "0", "deployed"}},
+		{"CacheManager's self.cache", []string{"cachemanager", "s", "self", "cache"}},
+		{"user_analytics_*: 15MB", []string{"user", "analytics", "15mb"}},
+		{"Größe ÄNDERN", []string{"größe", "ändern"}},
+		{"日本語 テスト", []string{"日本語", "テスト"}},
+		{"  --  ", nil},
+	}
+	for _, tt := range tests {
+		if got := tokenize(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("tokenize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// rank scores docs for query and returns their indexes best first.
+func rank(query string, docs []string) ([]int, []float64) {
+	c := newCorpus(query)
+	tfs := make([][]int32, len(docs))
+	lens := make([]int, len(docs))
+	for i, d := range docs {
+		tfs[i], lens[i] = c.add(d)
+	}
+	scores := make([]float64, len(docs))
+	var idx []int
+	for i := range docs {
+		if tfs[i] != nil {
+			scores[i] = c.score(tfs[i], lens[i])
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	return idx, scores
+}
+
+func TestBM25RankingOrder(t *testing.T) {
+	tests := []struct {
+		name  string
+		query string
+		docs  []string
+		want  []int
+	}{
+		{
+			name:  "more occurrences rank higher",
+			query: "cache",
+			docs:  []string{"cache miss on the cache layer cache", "cache once in a line of similar length", "no match here at all today"},
+			want:  []int{0, 1},
+		},
+		{
+			name:  "shorter document ranks higher at equal frequency",
+			query: "eviction",
+			docs: []string{
+				"eviction policy missing",
+				"eviction policy missing and a lot of other words that dilute the term in this long description",
+			},
+			want: []int{0, 1},
+		},
+		{
+			name:  "rare term outweighs common term",
+			query: "webhook memory",
+			docs: []string{
+				"memory memory grows",
+				"webhook queue grows",
+				"memory usage stable",
+				"memory profile taken",
+			},
+			want: []int{1, 0, 2, 3},
+		},
+		{
+			name:  "matching both terms beats one",
+			query: "analytics cached",
+			docs:  []string{"analytics objects are cached forever", "analytics dashboard", "cached reports"},
+			want:  []int{0, 1, 2},
+		},
+		{
+			name:  "case and punctuation do not matter",
+			query: "MEMORY-leak",
+			docs:  []string{"unrelated text", "Memory. Leak!"},
+			want:  []int{1},
+		},
+	}
+	for _, tt := range tests {
+		got, _ := rank(tt.query, tt.docs)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: order %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestBM25Score(t *testing.T) {
+	// Two documents, one term in one of them: N=2, df=1, avgdl=2, dl=2, tf=1.
+	c := newCorpus("leak")
+	tf, n := c.add("memory leak")
+	c.add("other words")
+	idf := math.Log(1 + (2-1+0.5)/(1+0.5))
+	want := idf * 1 * (bm25K1 + 1) / (1 + bm25K1*(1-bm25B+bm25B*2.0/2.0))
+	if got := c.score(tf, n); math.Abs(got-want) > 1e-12 {
+		t.Fatalf("score = %v, want %v", got, want)
+	}
+	if tf, _ := c.add("nothing relevant"); tf != nil {
+		t.Fatalf("non-matching document returned tf %v", tf)
+	}
+}
+
+func TestSnippet(t *testing.T) {
+	long := strings.Repeat("filler words before the match ", 20) + "the EVICTION policy is missing " + strings.Repeat("and more trailing words ", 20)
+	c := newCorpus("eviction")
+	s := c.snippet(long)
+	if !strings.Contains(s, "EVICTION policy") {
+		t.Fatalf("snippet %q lacks the match", s)
+	}
+	if !strings.HasPrefix(s, "…") || !strings.HasSuffix(s, "…") {
+		t.Fatalf("snippet %q not marked as cut on both sides", s)
+	}
+	if n := utf8.RuneCountInString(s); n > snippetRunes+2 || n < snippetRunes/2 {
+		t.Fatalf("snippet has %d runes: %q", n, s)
+	}
+	short := "Cache has\n\tno   eviction"
+	if got := c.snippet(short); got != "Cache has no eviction" {
+		t.Fatalf("short snippet = %q", got)
+	}
+	// Multibyte text is cut on rune boundaries.
+	multi := strings.Repeat("ü", 300) + " eviction " + strings.Repeat("ß", 300)
+	if s := c.snippet(multi); !utf8.ValidString(s) || !strings.Contains(s, "eviction") {
+		t.Fatalf("multibyte snippet invalid: %q", s)
+	}
+}

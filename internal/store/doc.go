@@ -1,0 +1,26 @@
+// Package store keeps McpSession data (context, conversation history,
+// discoveries) in an embedded Pebble database on the manager's volume.
+//
+// Each session is a set of keys under "s/<uid>/" (see keys.go): a header
+// with counters, one key per context entry, one per message and one per
+// discovery. Nothing ever rewrites a session, so an append costs the same at
+// message 1 and message 1,000,000, and resuming a session reads only what it
+// shows (the header, the last messages, the context keys).
+//
+// Durability and atomicity: every acknowledged write is one Pebble batch,
+// containing the record and the updated header, committed with pebble.Sync.
+// Writers of one session are serialised so counters and sequence numbers
+// cannot race; writers of different sessions commit concurrently and share
+// fsyncs through Pebble's group commit.
+//
+// Limits are passed with each write (they come from the effective policy)
+// and a write past one fails with *LimitError before anything is written.
+// Bad input fails with an error wrapping ErrInvalid.
+//
+// Search is BM25 computed at query time over the sessions asked for; see
+// Search for why there is no inverted index.
+//
+// Export and Import speak the JSON document format of the tutorial the
+// project grew from (see Document), so sessions can be migrated in from and
+// out to file-based tools.
+package store

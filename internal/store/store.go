@@ -1,0 +1,284 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"k8s.io/utils/clock"
+)
+
+// Defaults for Options. The memtable is larger than Pebble's 4 MiB default
+// because appends arrive as a steady stream of ~1 KiB records: fewer, larger
+// flushes mean fewer L0 files and less compaction work competing with
+// commits for the CPU.
+const (
+	DefaultCacheSize    = 64 << 20
+	DefaultMemTableSize = 32 << 20
+)
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// Clock stamps every record and the header's lastActivity. Tests inject
+	// a fake clock so documents and timestamps are deterministic.
+	// Defaults to the real clock.
+	Clock clock.PassiveClock
+	// CacheSize is Pebble's block cache in bytes (default DefaultCacheSize).
+	CacheSize int64
+	// MemTableSize is Pebble's memtable size in bytes (default
+	// DefaultMemTableSize).
+	MemTableSize uint64
+	// Logger receives Pebble's log output (default: Pebble's, via the
+	// standard log package).
+	Logger pebble.Logger
+}
+
+// Store keeps sessions in an embedded Pebble database. It is safe for
+// concurrent use. Writes to one session are serialised by a per-session
+// mutex, held from reading the header to the synced commit, so counters and
+// sequence numbers never race; writes to different sessions commit
+// concurrently and share fsyncs through Pebble's group commit.
+type Store struct {
+	db    *pebble.DB
+	clock clock.PassiveClock
+
+	// closeMu is read-held by every operation and write-held by Close, so
+	// Close waits for operations in flight instead of Pebble panicking
+	// under them.
+	closeMu sync.RWMutex
+	closed  bool
+
+	mu       sync.Mutex
+	sessions map[string]*entry // guarded by mu
+}
+
+// entry is the per-session writer lock plus the cached header, so an append
+// costs no read. Only writers (holding mu) use hdr; readers always read the
+// committed header from Pebble, so they never see a header whose batch has
+// not committed.
+type entry struct {
+	mu   sync.Mutex
+	hdr  *Header // nil until loaded or after an uncertain commit
+	dead bool    // removed from Store.sessions; lockers must look up again
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = DefaultMemTableSize
+	}
+	po := &pebble.Options{
+		CacheSize:          opts.CacheSize,
+		MemTableSize:       opts.MemTableSize,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             opts.Logger,
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	return &Store{db: db, clock: opts.Clock, sessions: map[string]*entry{}}, nil
+}
+
+// Close waits for operations in flight and closes the database. Later calls
+// return ErrClosed.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.closed = true
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// begin admits one operation; the returned func ends it.
+func (s *Store) begin(ctx context.Context) (func(), error) {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		s.closeMu.RUnlock()
+		return nil, err
+	}
+	return s.closeMu.RUnlock, nil
+}
+
+// now is the timestamp for records. Microsecond precision is what the
+// tutorial's isoformat() timestamps carry, so export and re-import are exact.
+func (s *Store) now() time.Time {
+	return s.clock.Now().UTC().Truncate(time.Microsecond)
+}
+
+// lockSession returns the locked entry for uid, creating it if needed.
+func (s *Store) lockSession(uid string) *entry {
+	for {
+		s.mu.Lock()
+		e := s.sessions[uid]
+		if e == nil {
+			e = &entry{}
+			s.sessions[uid] = e
+		}
+		s.mu.Unlock()
+		e.mu.Lock()
+		if !e.dead {
+			return e
+		}
+		e.mu.Unlock()
+	}
+}
+
+// forget drops a locked entry so the map does not keep uids that were erased
+// or never existed. Writers already waiting on e.mu see dead and retry with a
+// fresh entry, which reloads the header from disk.
+func (s *Store) forget(uid string, e *entry) {
+	e.dead = true
+	e.hdr = nil
+	s.mu.Lock()
+	if s.sessions[uid] == e {
+		delete(s.sessions, uid)
+	}
+	s.mu.Unlock()
+}
+
+// cachedHeader returns the header of a locked entry, loading it once.
+func (s *Store) cachedHeader(e *entry, uid string) (*Header, error) {
+	if e.hdr != nil {
+		return e.hdr, nil
+	}
+	h, err := readHeader(s.db, uid)
+	if err != nil {
+		return nil, err
+	}
+	e.hdr = h
+	return h, nil
+}
+
+// mutate runs one write to an existing session. fn gets a copy of the header
+// to update, a batch to fill and the write's timestamp; the batch and the new
+// header then commit together, synced. The cached header only changes after
+// the commit succeeds, so a refused or failed write changes nothing.
+func (s *Store) mutate(ctx context.Context, uid string, fn func(h *Header, b *pebble.Batch, now time.Time) error) error {
+	if err := validUID(uid); err != nil {
+		return err
+	}
+	done, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	e := s.lockSession(uid)
+	defer e.mu.Unlock()
+	cur, err := s.cachedHeader(e, uid)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			s.forget(uid, e)
+		}
+		return err
+	}
+	next := *cur
+	now := s.now()
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := fn(&next, b, now); err != nil {
+		return err
+	}
+	next.LastActivity = now
+	return s.commit(e, uid, b, &next)
+}
+
+// commit adds the header to b and commits it synced. On failure the cached
+// header is dropped: whether the batch reached the WAL is unknown, so the
+// next writer rereads the truth from disk.
+func (s *Store) commit(e *entry, uid string, b *pebble.Batch, h *Header) error {
+	enc, err := encodeHeader(h)
+	if err != nil {
+		return err
+	}
+	if err := b.Set(metaKey(uid), enc, nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		e.hdr = nil
+		return fmt.Errorf("commit: %w", err)
+	}
+	e.hdr = h
+	return nil
+}
+
+// getRaw reads one value, copied out of Pebble's buffer.
+func getRaw(r pebble.Reader, key []byte) ([]byte, bool, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	if err := closer.Close(); err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// scan iterates [lower, upper) calling fn with each key and value; the slices
+// are only valid during the call. Iteration stops early when fn returns
+// errStop, and checks ctx every few thousand keys so a long search or export
+// can be cancelled.
+func scan(ctx context.Context, r pebble.Reader, lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	n := 0
+	var valid bool
+	if reverse {
+		valid = it.Last()
+	} else {
+		valid = it.First()
+	}
+	for ; valid; n++ {
+		if n%4096 == 4095 {
+			if err := ctx.Err(); err != nil {
+				_ = it.Close()
+				return err
+			}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			_ = it.Close()
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return err
+		}
+		if reverse {
+			valid = it.Prev()
+		} else {
+			valid = it.Next()
+		}
+	}
+	return it.Close()
+}
+
+// errStop ends a scan early without error.
+var errStop = errors.New("stop scan")
