@@ -30,6 +30,16 @@ type Figure struct {
 	Note      string  `json:"note,omitempty"`
 }
 
+// Ratio compares two measured figures, e.g. the store against the
+// file-per-session baseline: a "ratio" row of the TSV.
+type Ratio struct {
+	name                 string
+	num, den             *regexp.Regexp
+	numMetric, denMetric string
+	op                   string
+	bound                float64
+}
+
 // Target holds a figure to a bound: "metric <= 2000" style, from the TSV.
 type Target struct {
 	bench  *regexp.Regexp
@@ -43,7 +53,7 @@ func main() {
 	targetsPath := flag.String("targets", "hack/bench-targets.tsv", "TSV: benchmark-regexp, metric, op (<= or >=), bound, note.")
 	outDir := flag.String("out", "bin/bench", "Folder for report.md and report.json.")
 	flag.Parse()
-	targets, err := loadTargets(*targetsPath)
+	targets, ratios, err := loadTargets(*targetsPath)
 	if err != nil {
 		fail(err)
 	}
@@ -54,6 +64,7 @@ func main() {
 	for i := range figures {
 		apply(&figures[i], targets)
 	}
+	figures = append(figures, computeRatios(figures, ratios)...)
 	if err := write(*outDir, figures); err != nil {
 		fail(err)
 	}
@@ -96,27 +107,39 @@ func parse(r io.Reader) ([]Figure, error) {
 	return out, sc.Err()
 }
 
-func loadTargets(path string) ([]Target, error) {
+// loadTargets reads target rows (benchmark-regexp, metric, op, bound,
+// note) and ratio rows ("ratio", name, numerator-regexp, metric,
+// denominator-regexp, metric[, op, bound]).
+func loadTargets(path string) ([]Target, []Ratio, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var ts []Target
+	var rs []Ratio
 	for n, line := range strings.Split(string(data), "\n") {
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		f := strings.Split(line, "\t")
+		if f[0] == "ratio" {
+			r, err := parseRatio(f)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s:%d: %w", path, n+1, err)
+			}
+			rs = append(rs, r)
+			continue
+		}
 		if len(f) < 4 {
-			return nil, fmt.Errorf("%s:%d: want 4 or 5 tab-separated fields", path, n+1)
+			return nil, nil, fmt.Errorf("%s:%d: want 4 or 5 tab-separated fields", path, n+1)
 		}
 		re, err := regexp.Compile(f[0])
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, n+1, err)
+			return nil, nil, fmt.Errorf("%s:%d: %w", path, n+1, err)
 		}
 		bound, err := strconv.ParseFloat(f[3], 64)
 		if err != nil || (f[2] != "<=" && f[2] != ">=") {
-			return nil, fmt.Errorf("%s:%d: want op <= or >= and a number", path, n+1)
+			return nil, nil, fmt.Errorf("%s:%d: want op <= or >= and a number", path, n+1)
 		}
 		t := Target{bench: re, metric: f[1], op: f[2], bound: bound}
 		if len(f) > 4 {
@@ -124,7 +147,59 @@ func loadTargets(path string) ([]Target, error) {
 		}
 		ts = append(ts, t)
 	}
-	return ts, nil
+	return ts, rs, nil
+}
+
+func parseRatio(f []string) (Ratio, error) {
+	if len(f) != 6 && len(f) != 8 {
+		return Ratio{}, fmt.Errorf("ratio rows have 6 or 8 fields, got %d", len(f))
+	}
+	num, err := regexp.Compile(f[2])
+	if err != nil {
+		return Ratio{}, err
+	}
+	den, err := regexp.Compile(f[4])
+	if err != nil {
+		return Ratio{}, err
+	}
+	r := Ratio{name: f[1], num: num, numMetric: f[3], den: den, denMetric: f[5]}
+	if len(f) == 8 {
+		if r.bound, err = strconv.ParseFloat(f[7], 64); err != nil || (f[6] != "<=" && f[6] != ">=") {
+			return Ratio{}, fmt.Errorf("want op <= or >= and a number")
+		}
+		r.op = f[6]
+	}
+	return r, nil
+}
+
+// computeRatios adds one figure per ratio whose two sides were measured.
+func computeRatios(figures []Figure, ratios []Ratio) []Figure {
+	find := func(re *regexp.Regexp, metric string) (Figure, bool) {
+		for _, f := range figures {
+			if f.Metric == metric && re.MatchString(f.Benchmark) {
+				return f, true
+			}
+		}
+		return Figure{}, false
+	}
+	var out []Figure
+	for _, r := range ratios {
+		n, ok1 := find(r.num, r.numMetric)
+		d, ok2 := find(r.den, r.denMetric)
+		if !ok1 || !ok2 || d.Value == 0 {
+			continue
+		}
+		f := Figure{
+			Package: n.Package, Benchmark: "ratio: " + r.name, Metric: "x",
+			Value: float64(int(n.Value/d.Value*1000+0.5)) / 1000,
+			Note:  fmt.Sprintf("%s %s / %s %s", n.Benchmark, r.numMetric, d.Benchmark, r.denMetric),
+		}
+		if r.op != "" {
+			apply(&f, []Target{{bench: regexp.MustCompile("."), metric: "x", op: r.op, bound: r.bound, note: f.Note}})
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func apply(f *Figure, targets []Target) {

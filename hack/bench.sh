@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the project with the iteration counts each one is
+# designed for, and pipes the output to hack/benchreport, which prints one
+# table (figures, targets, baseline ratios) and writes bin/bench/report.md
+# and report.json. Needs KUBEBUILDER_ASSETS (make bench sets it).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+out="bin/bench"
+mkdir -p "$out"
+raw="$out/raw.txt"
+
+bench() { # package, -bench regexp, -benchtime
+  echo "bench: $1 $2 ($3)" >&2
+  go test -run '^$' -bench "$2" -benchtime "$3" -count=1 -timeout 30m "$1"
+}
+
+{
+  # Store: durable appends (Pebble vs one JSON file per session), append
+  # latency at 1k and 100k messages, resume of a 100k-message session.
+  bench ./internal/store 'AppendDurable|FileBaselineAppend' 2s
+  bench ./internal/store 'AppendLatency$' 2000x
+  bench ./internal/store 'Resume' 50x
+  bench ./internal/store 'FileBaselineLatency' 100x
+  # Lifecycle: 10,000 sessions against the real apiserver.
+  bench ./controllers 'Suspend10k' 1x
+  # MCP: add_message over Streamable HTTP with auth vs a bare go-sdk server.
+  if ls internal/mcpserver/*_test.go >/dev/null 2>&1 && grep -q '^func BenchmarkAddMessage' internal/mcpserver/*_test.go; then
+    bench ./internal/mcpserver 'AddMessage|BareServer' 1x
+  fi
+} 2>&1 | tee "$raw" | go run ./hack/benchreport -targets hack/bench-targets.tsv -out "$out"
