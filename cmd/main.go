@@ -7,10 +7,14 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -19,6 +23,11 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sessionsv1alpha1 "github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/controllers"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/mcpserver"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
 var (
@@ -32,18 +41,45 @@ func init() {
 }
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "export" || os.Args[1] == "import") {
+		if err := runTransfer(os.Args[1], os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
+			os.Exit(1)
+		}
+		return
+	}
 	var (
 		metricsAddr          string
 		probeAddr            string
 		secureMetrics        bool
 		enableLeaderElection bool
 		enableHTTP2          bool
+		dataDir              string
+		mcpAddr              string
+		mcpStdio             bool
+		authMode             string
+		audience             string
+		allowedOrigins       string
+		mcpSync              time.Duration
+		mcpMaxBody           int64
 	)
+	defaults := lifecycle.DefaultDefaults()
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS, authenticated and authorised against the apiserver.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so only one manager reconciles at a time.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
+	flag.StringVar(&dataDir, "data-dir", "/data", "Folder of the session store (the PVC's mount in a cluster).")
+	flag.DurationVar(&defaults.IdleTimeout, "default-idle-timeout", defaults.IdleTimeout, "Suspend sessions idle this long when neither the session nor a policy says otherwise (0: never).")
+	flag.DurationVar(&defaults.TTL, "default-ttl", defaults.TTL, "Terminate (Expired) sessions idle this long when neither the session nor a policy says otherwise (0: never).")
+	flag.DurationVar(&defaults.Retention, "default-retention", defaults.Retention, "Delete terminated sessions after this long when neither the session nor a policy says otherwise (0: keep).")
+	flag.StringVar(&mcpAddr, "mcp-bind-address", mcpserver.DefaultAddr, "Address the MCP server (Streamable HTTP, path /mcp) binds to.")
+	flag.BoolVar(&mcpStdio, "mcp-stdio", false, "Serve MCP over stdin/stdout against --data-dir without Kubernetes (for a desktop MCP client).")
+	flag.StringVar(&authMode, "auth", string(mcpserver.AuthKubernetes), "MCP authentication: kubernetes (TokenReview + SubjectAccessReview) or none (only with a loopback --mcp-bind-address).")
+	flag.StringVar(&audience, "mcp-token-audience", mcpserver.DefaultAudience, "Audience MCP bearer tokens must be issued for.")
+	flag.DurationVar(&mcpSync, "mcp-status-sync-interval", mcpserver.DefaultSyncInterval, "Most often a session's status counts and lastActivityTime are written.")
+	flag.Int64Var(&mcpMaxBody, "mcp-max-body-bytes", mcpserver.DefaultMaxBodyBytes, "Largest MCP request body accepted (413 beyond).")
+	flag.StringVar(&allowedOrigins, "mcp-allowed-origins", "", "Comma-separated browser origins allowed to call the MCP server besides loopback and the server's own host.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -58,8 +94,42 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	if err := validateDefaults(defaults); err != nil {
+		setupLog.Error(err, "invalid flags")
+		os.Exit(2)
+	}
+	if !mcpStdio {
+		if err := mcpserver.ValidateAuth(mcpserver.AuthMode(authMode), mcpAddr); err != nil {
+			setupLog.Error(err, "invalid flags")
+			os.Exit(2)
+		}
+	}
+
+	st, err := store.Open(dataDir, store.Options{})
+	if err != nil {
+		setupLog.Error(err, "unable to open the session store", "dataDir", dataDir)
+		os.Exit(1)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			setupLog.Error(err, "closing the session store")
+		}
+	}()
+
+	if mcpStdio {
+		// No Kubernetes: sessions live in the local store only. Logs go to
+		// stderr; stdout carries the protocol.
+		if err := serveStdio(st, defaults, mcpSync); err != nil {
+			setupLog.Error(err, "MCP over stdio")
+			_ = st.Close()
+			os.Exit(1)
+		}
+		return
+	}
+
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
@@ -67,6 +137,19 @@ func main() {
 	})
 	if err != nil {
 		setupLog.Error(err, "unable to create manager")
+		os.Exit(1)
+	}
+
+	if err := controllers.Setup(mgr, controllers.Options{Defaults: defaults, Store: st}); err != nil {
+		setupLog.Error(err, "unable to set up controllers")
+		os.Exit(1)
+	}
+
+	if err := addMCPServer(mgr, st, defaults, mcpserver.Options{
+		Addr: mcpAddr, AuthMode: mcpserver.AuthMode(authMode),
+		SyncInterval: mcpSync, MaxBodyBytes: mcpMaxBody, AllowedOrigins: splitList(allowedOrigins),
+	}, audience); err != nil {
+		setupLog.Error(err, "unable to set up the MCP server")
 		os.Exit(1)
 	}
 
@@ -79,9 +162,64 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("starting manager")
+	setupLog.Info("starting manager", "dataDir", dataDir)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "manager exited with error")
+		_ = st.Close()
 		os.Exit(1)
 	}
+}
+
+// addMCPServer runs the MCP server as a manager Runnable sharing the
+// manager's cache, client and store.
+func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults, opts mcpserver.Options, audience string) error {
+	opts.Client, opts.APIReader, opts.Informers = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache()
+	opts.Store, opts.Defaults = st, &defaults
+	if opts.AuthMode == mcpserver.AuthKubernetes {
+		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+		if err != nil {
+			return fmt.Errorf("clientset for access reviews: %w", err)
+		}
+		opts.Authenticator = auth.NewTokenAuthenticator(cs.AuthenticationV1().TokenReviews(), []string{audience}, mcpserver.DefaultAuthCacheTTL)
+		opts.Authorizer = auth.NewAuthorizer(cs.AuthorizationV1().SubjectAccessReviews(), mcpserver.DefaultAuthCacheTTL)
+	}
+	srv, err := mcpserver.New(opts)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(srv)
+}
+
+// serveStdio serves MCP on stdin/stdout against the local store until stdin
+// closes or a signal arrives.
+func serveStdio(st *store.Store, defaults lifecycle.Defaults, sync time.Duration) error {
+	srv, err := mcpserver.New(mcpserver.Options{Store: st, Defaults: &defaults, SyncInterval: sync})
+	if err != nil {
+		return err
+	}
+	return srv.ServeStdio(ctrl.SetupSignalHandler(), os.Stdin, os.Stdout)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// validateDefaults keeps the operator-wide defaults consistent with what the
+// CRD enforces per session: no negative durations, ttl not below idleTimeout.
+func validateDefaults(d lifecycle.Defaults) error {
+	for name, v := range map[string]time.Duration{"--default-idle-timeout": d.IdleTimeout, "--default-ttl": d.TTL, "--default-retention": d.Retention} {
+		if v < 0 {
+			return fmt.Errorf("%s must not be negative, got %s", name, v)
+		}
+	}
+	if d.TTL > 0 && d.IdleTimeout > 0 && d.TTL < d.IdleTimeout {
+		return fmt.Errorf("--default-ttl (%s) must not be shorter than --default-idle-timeout (%s)", d.TTL, d.IdleTimeout)
+	}
+	return nil
 }

@@ -1,0 +1,295 @@
+//go:build e2e
+
+// Package e2e tests the operator as users run it: a real kube-apiserver and
+// etcd, the manager binary as a separate process (so it can be stopped and
+// SIGKILLed), and a real MCP client over Streamable HTTP.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	v1 "github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+)
+
+var (
+	testEnv    *envtest.Environment
+	k8sClient  client.Client
+	kubeconfig string
+	scheme     = runtime.NewScheme()
+)
+
+func TestMain(m *testing.M) {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1.AddToScheme(scheme))
+	if os.Getenv("MANAGER_BINARY") == "" {
+		fmt.Fprintln(os.Stderr, "MANAGER_BINARY is not set: run `make test-e2e`")
+		os.Exit(1)
+	}
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := testEnv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start control plane:", err)
+		os.Exit(1)
+	}
+	code := func() int {
+		defer testEnv.Stop()
+		k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		admin, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		kc, err := admin.KubeConfig()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		dir, err := os.MkdirTemp("", "e2e-kubeconfig-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		kubeconfig = filepath.Join(dir, "kubeconfig")
+		if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// manager is the real manager binary running as a child process.
+type manager struct {
+	t       *testing.T
+	dataDir string
+	addr    string
+	args    []string
+	cmd     *exec.Cmd
+	done    chan error
+	log     *os.File
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startManager starts the manager on a fresh data dir with the MCP endpoint
+// on a free loopback port (auth off, as `make dev` runs it).
+func startManager(t *testing.T, extra ...string) *manager {
+	t.Helper()
+	m := &manager{t: t, dataDir: t.TempDir(), addr: freeAddr(t), args: extra}
+	m.start()
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *manager) start() {
+	m.t.Helper()
+	args := append([]string{
+		"--data-dir=" + m.dataDir,
+		"--mcp-bind-address=" + m.addr,
+		"--auth=none",
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+	}, m.args...)
+	logf, err := os.OpenFile(filepath.Join(m.dataDir, "..", "manager.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.log = logf
+	m.cmd = exec.Command(os.Getenv("MANAGER_BINARY"), args...)
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatalf("start manager: %v", err)
+	}
+	m.done = make(chan error, 1)
+	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(m.cmd, m.done)
+	m.waitReady()
+}
+
+// waitReady polls until an MCP client can list tools.
+func (m *manager) waitReady() {
+	m.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-m.done:
+			m.t.Fatalf("manager exited during startup: %v\n%s", err, m.logTail())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		cs, err := m.connect(ctx)
+		if err == nil {
+			_, err = cs.ListTools(ctx, nil)
+			cs.Close()
+		}
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	m.t.Fatalf("manager not ready within 60s\n%s", m.logTail())
+}
+
+func (m *manager) logTail() string {
+	data, _ := os.ReadFile(m.log.Name())
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stop sends SIGTERM and waits, as Kubernetes does on a rolling restart.
+func (m *manager) stop() {
+	if m.cmd == nil || m.cmd.ProcessState != nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(30 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+	}
+	m.cmd = nil
+}
+
+// kill sends SIGKILL: no shutdown hooks, no flush.
+func (m *manager) kill() {
+	_ = m.cmd.Process.Kill()
+	<-m.done
+	m.cmd = nil
+}
+
+func (m *manager) url() string { return "http://" + m.addr + "/mcp" }
+
+func (m *manager) connect(ctx context.Context) (*mcp.ClientSession, error) {
+	c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "v0"}, nil)
+	return c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: m.url(), HTTPClient: &http.Client{Timeout: 30 * time.Second}}, nil)
+}
+
+func (m *manager) client(t *testing.T) *mcp.ClientSession {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, err := m.connect(ctx)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// call invokes a tool and returns its text and whether it was a tool error.
+func call(ctx context.Context, cs *mcp.ClientSession, tool string, args map[string]any) (string, bool, error) {
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		return "", false, err
+	}
+	var parts []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			parts = append(parts, tc.Text)
+		}
+	}
+	return strings.Join(parts, "\n"), res.IsError, nil
+}
+
+// mustCall fails the test unless the tool call succeeds.
+func mustCall(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	text, isErr, err := call(ctx, cs, tool, args)
+	if err != nil {
+		t.Fatalf("%s: %v", tool, err)
+	}
+	if isErr {
+		t.Fatalf("%s: tool error: %s", tool, text)
+	}
+	return text
+}
+
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
+	if err := k8sClient.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s (last: %s)", timeout, what, last)
+}
+
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	k := testEnv.ControlPlane.KubeCtl()
+	stdout, stderr, err := k.Run(args...)
+	if err != nil {
+		t.Fatalf("kubectl %v: %v %s", args, err, readAll(stderr))
+	}
+	return readAll(stdout)
+}
+
+func readAll(r interface{ Read([]byte) (int, error) }) string {
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+)
+
+// The benchmarks measure add_message over real Streamable HTTP with the
+// go-sdk client, auth on (TokenReview and SubjectAccessReview against the
+// envtest apiserver, cached), on a session already holding 100,000
+// messages; and, in the same run, the same load on a bare go-sdk server
+// whose one tool does nothing: the transport's own ceiling.
+//
+//	KUBEBUILDER_ASSETS=$(hack/control-plane.sh $PWD/bin) \
+//	  go test ./internal/mcpserver -run '^$' -bench BenchmarkAddMessage -benchtime 3000x
+
+const benchPrefill = 100_000
+
+var benchCeiling = map[int]float64{} // clients -> bare calls/s, for the ratio
+
+// benchTransport is shared by all benchmark clients, with enough idle
+// connections per host that 16 clients do not churn TCP connections.
+var benchTransport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}()
+
+func BenchmarkAddMessage(b *testing.B) {
+	bareURL := bareServer(b)
+	env := addMessageEnv(b)
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("bare/clients=%d", clients), func(b *testing.B) {
+			args := map[string]any{"session_id": "s", "role": "user", "content": benchContent}
+			perSec := runLoad(b, clients, func(i int) *mcp.ClientSession {
+				return benchClient(b, bareURL, "")
+			}, "noop", func(int) map[string]any { return args })
+			benchCeiling[clients] = perSec
+		})
+		b.Run(fmt.Sprintf("add_message/clients=%d", clients), func(b *testing.B) {
+			perSec := runLoad(b, clients, func(i int) *mcp.ClientSession {
+				return benchClient(b, env.url, env.tokens[i])
+			}, "add_message", func(int) map[string]any { return env.args })
+			if c := benchCeiling[clients]; c > 0 {
+				b.ReportMetric(perSec/c, "x-ceiling")
+			}
+		})
+	}
+	// The same load with one session per client: what one hot session's
+	// serialised, synced appends cost (see the store's per-session lock).
+	b.Run("add_message_own_session/clients=16", func(b *testing.B) {
+		perSec := runLoad(b, 16, func(i int) *mcp.ClientSession {
+			return benchClient(b, env.url, env.tokens[i])
+		}, "add_message", func(i int) map[string]any { return env.own[i] })
+		if c := benchCeiling[16]; c > 0 {
+			b.ReportMetric(perSec/c, "x-ceiling")
+		}
+	})
+}
+
+const benchContent = "Production API instances are consuming memory at 100MB/hour since v2.4.0; the cache keeps growing."
+
+type benchEnv struct {
+	url    string
+	tokens []string
+	args   map[string]any
+	own    []map[string]any // one session per client
+}
+
+// addMessageEnv starts the real server with Kubernetes auth and a session
+// pre-filled with benchPrefill messages (imported through the store in one
+// batch), and mints one service-account token per client.
+func addMessageEnv(b *testing.B) benchEnv {
+	b.Helper()
+	ensureClusterRoles(b)
+	ns := newNamespace(b)
+	env := benchEnv{}
+	for i := range 16 {
+		env.tokens = append(env.tokens, serviceAccountToken(b, ns, fmt.Sprintf("agent-%d", i), "mcpsession-editor"))
+	}
+	_, env.url = startServer(b, kubeAuthOptions())
+	cs := benchClient(b, env.url, env.tokens[0])
+	ok[SessionResult](b, cs, "create_session", map[string]any{"session_id": "long-running", "project": "bench"})
+	obj := session(b, ns, "long-running")
+	// Room for the pre-fill and the benchmark's own messages.
+	if err := k8s.Patch(context.Background(), obj, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"limits":{"maxMessages":100000000}}}`))); err != nil {
+		b.Fatal(err)
+	}
+	doc := &store.Document{ID: "long-running", Project: "bench"}
+	for i := range benchPrefill {
+		role := "user"
+		if i%2 == 1 {
+			role = "assistant"
+		}
+		doc.ConversationHistory = append(doc.ConversationHistory, store.DocMessage{Role: role, Content: fmt.Sprintf("message %d: %s", i, benchContent)})
+	}
+	ref := store.SessionRef{UID: string(obj.UID), Namespace: ns, Name: "long-running", Project: "bench"}
+	if _, err := testStore.Import(context.Background(), ref, doc, store.ImportOptions{Replace: true}); err != nil {
+		b.Fatal(err)
+	}
+	eventually(b, "limits in force", func() (bool, string) {
+		v := ok[SessionView](b, cs, "get_session", map[string]any{"session_id": "long-running"})
+		return v.Limits.MaxMessages == 100000000 && v.Counts.Messages == benchPrefill, jsonOf(v.Counts)
+	})
+	env.args = map[string]any{"session_id": "long-running", "role": "user", "content": benchContent}
+	for i := range 16 {
+		name := fmt.Sprintf("own-%d", i)
+		ok[SessionResult](b, cs, "create_session", map[string]any{"session_id": name})
+		env.own = append(env.own, map[string]any{"session_id": name, "role": "user", "content": benchContent})
+	}
+	return env
+}
+
+// bareServer is a go-sdk server in the same stateless Streamable HTTP mode
+// with one tool that does nothing.
+func bareServer(b *testing.B) string {
+	b.Helper()
+	srv := mcp.NewServer(&mcp.Implementation{Name: "bare", Version: "v0"}, nil)
+	type noopArgs struct {
+		SessionID string `json:"session_id"`
+		Role      string `json:"role"`
+		Content   string `json:"content"`
+	}
+	type noopResult struct {
+		Status string `json:"status"`
+	}
+	mcp.AddTool(srv, &mcp.Tool{Name: "noop", Description: "does nothing"}, func(context.Context, *mcp.CallToolRequest, noopArgs) (*mcp.CallToolResult, noopResult, error) {
+		return nil, noopResult{Status: "ok"}, nil
+	})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := &http.Server{Handler: h}
+	go func() { _ = hs.Serve(ln) }()
+	b.Cleanup(func() { _ = hs.Close() })
+	return "http://" + ln.Addr().String() + "/mcp"
+}
+
+func benchClient(b testing.TB, url, token string) *mcp.ClientSession {
+	b.Helper()
+	var rt http.RoundTripper = benchTransport
+	if token != "" {
+		rt = bearer{token: token, next: benchTransport}
+	}
+	c := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "v0"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: rt}, MaxRetries: -1}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+// runLoad makes b.N calls of tool spread over clients concurrent client
+// sessions and reports calls/s and the p50 and p99 latency.
+func runLoad(b *testing.B, clients int, open func(i int) *mcp.ClientSession, tool string, args func(i int) map[string]any) float64 {
+	b.Helper()
+	sessions := make([]*mcp.ClientSession, clients)
+	for i := range sessions {
+		sessions[i] = open(i)
+		// Warm up: connection, token review and access review caches.
+		if res := call(b, sessions[i], tool, args(i)); res.IsError {
+			b.Fatalf("%s: %s", tool, text(res))
+		}
+	}
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for c := range clients {
+		n := b.N / clients
+		if c < b.N%clients {
+			n++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat[c] = make([]time.Duration, 0, n)
+			for range n {
+				t0 := time.Now()
+				res, err := sessions[c].CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args(c)})
+				if err != nil || res.IsError {
+					b.Errorf("%s: %v %v", tool, err, res)
+					return
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		b.Fatal("no calls completed")
+	}
+	perSec := float64(len(all)) / elapsed.Seconds()
+	b.ReportMetric(perSec, "calls/s")
+	b.ReportMetric(ms(all[len(all)*50/100]), "p50-ms")
+	b.ReportMetric(ms(all[min(len(all)-1, len(all)*99/100)]), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+	return perSec
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

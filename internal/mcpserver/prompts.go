@@ -1,0 +1,43 @@
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+)
+
+func (s *Server) addPrompts() {
+	s.mcp.AddPrompt(&mcp.Prompt{
+		Name:  "resume_briefing",
+		Title: "Continue a persistent session",
+		Description: "What an assistant needs to continue a session: its purpose, phase, context keys, recent discoveries and last messages. " +
+			"Reading it does not resume the session; call resume_session to write again.",
+		Arguments: []*mcp.PromptArgument{
+			{Name: "session_id", Description: "The session's name.", Required: true},
+			{Name: "namespace", Description: "Its namespace; defaults to your service account's."},
+		},
+	}, s.resumeBriefing)
+}
+
+func (s *Server) resumeBriefing(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	args := req.Params.Arguments
+	t, err := s.open(ctx, auth.VerbGet, args["session_id"], args["namespace"])
+	if err != nil {
+		return nil, toolFailure(ctx, "resume_briefing", err)
+	}
+	b, err := s.briefing(ctx, t.sess, t.sess.LastActivity)
+	if err != nil {
+		return nil, toolFailure(ctx, "resume_briefing", err)
+	}
+	s.used(ctx, t.sess, false)
+	return &mcp.GetPromptResult{
+		Description: fmt.Sprintf("Briefing for session %s/%s", t.sess.Namespace, t.sess.Name),
+		Messages: []*mcp.PromptMessage{{
+			Role:    "user",
+			Content: &mcp.TextContent{Text: renderBriefing(b)},
+		}},
+	}, nil
+}

@@ -1,0 +1,324 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/utils/clock"
+
+	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+)
+
+// localRegistryUID is the store session holding the local registry: one
+// context entry per session, keyed "<namespace>/<name>". It cannot collide
+// with a real session, whose UIDs are UUIDs.
+const localRegistryUID = "mcpserver-local-registry"
+
+// localRecord is a session's metadata in the local registry, shaped like
+// the McpSession it stands in for so the same lifecycle rules apply.
+type localRecord struct {
+	UID         string                    `json:"uid"`
+	Namespace   string                    `json:"namespace"`
+	Name        string                    `json:"name"`
+	Labels      map[string]string         `json:"labels,omitempty"`
+	Created     time.Time                 `json:"created"`
+	Spec        v1alpha1.McpSessionSpec   `json:"spec"`
+	Status      v1alpha1.McpSessionStatus `json:"status"`
+	Annotations map[string]string         `json:"annotations,omitempty"`
+}
+
+func (r *localRecord) object() *v1alpha1.McpSession {
+	return &v1alpha1.McpSession{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: r.Namespace, Name: r.Name, UID: types.UID(r.UID),
+			Labels: r.Labels, Annotations: r.Annotations,
+			CreationTimestamp: metav1.NewTime(r.Created),
+		},
+		Spec:   r.Spec,
+		Status: r.Status,
+	}
+}
+
+// localRegistry keeps session metadata in the store itself, for stdio mode
+// and local development without Kubernetes. It is its own lifecycle
+// controller: every read applies lifecycle.Decide with the operator's
+// defaults (no policies locally) and persists a phase change, and a
+// terminated session past its retention is erased on the next read.
+type localRegistry struct {
+	st       *store.Store
+	clock    clock.PassiveClock
+	defaults lifecycle.Defaults
+	activity func(types.NamespacedName) time.Time
+
+	mu   sync.Mutex
+	init bool
+}
+
+var _ Registry = (*localRegistry)(nil)
+
+func localKey(namespace, name string) (string, error) {
+	k := namespace + "/" + name
+	if len(k) > store.MaxKeyBytes {
+		return "", userErrorf("session_id %q is too long for the local store: namespace and name together must stay under %d bytes", name, store.MaxKeyBytes)
+	}
+	return k, nil
+}
+
+// ensure creates the registry's own store session on first use.
+func (r *localRegistry) ensure(ctx context.Context) error {
+	if r.init {
+		return nil
+	}
+	_, err := r.st.Create(ctx, store.SessionRef{UID: localRegistryUID, Name: localRegistryUID})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("open local registry: %w", err)
+	}
+	r.init = true
+	return nil
+}
+
+func (r *localRegistry) load(ctx context.Context, namespace, name string) (*localRecord, error) {
+	if err := r.ensure(ctx); err != nil {
+		return nil, err
+	}
+	k, err := localKey(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	e, err := r.st.GetContext(ctx, localRegistryUID, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("local session %s: %w", k, ErrSessionNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := &localRecord{}
+	if err := json.Unmarshal(e.Value, rec); err != nil {
+		return nil, fmt.Errorf("decode local session %s: %w", k, err)
+	}
+	return rec, nil
+}
+
+func (r *localRegistry) save(ctx context.Context, rec *localRecord) error {
+	k, err := localKey(rec.Namespace, rec.Name)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if _, err := r.st.SetContext(ctx, localRegistryUID, k, raw, store.Limits{}); err != nil {
+		return fmt.Errorf("save local session %s: %w", k, err)
+	}
+	return nil
+}
+
+func (r *localRegistry) remove(ctx context.Context, rec *localRecord) error {
+	if err := r.st.Erase(ctx, rec.UID); err != nil {
+		return err
+	}
+	k, err := localKey(rec.Namespace, rec.Name)
+	if err != nil {
+		return err
+	}
+	if err := r.st.DeleteContext(ctx, localRegistryUID, k); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("remove local session %s: %w", k, err)
+	}
+	return nil
+}
+
+// reconcile applies the lifecycle to rec at now, persisting any change.
+// It returns ErrSessionNotFound when retention has run out (and erases).
+func (r *localRegistry) reconcile(ctx context.Context, rec *localRecord) (Session, error) {
+	now := r.clock.Now()
+	key := types.NamespacedName{Namespace: rec.Namespace, Name: rec.Name}
+	obj := rec.object()
+	if act := r.activity(key); act.After(lifecycle.LastActivity(obj)) {
+		// Decide on activity not yet written back, as observe does.
+		obj.Status.LastActivityTime = &metav1.Time{Time: act}
+	}
+	set := settingsOf(obj, r.defaults)
+	d := lifecycle.Decide(now, obj, set, false)
+	if d.Delete {
+		if err := r.remove(ctx, rec); err != nil {
+			return Session{}, err
+		}
+		return Session{}, fmt.Errorf("local session %s expired: %w", key, ErrSessionNotFound)
+	}
+	next := applyLocalDecision(rec.Status, d, set)
+	if !equalStatus(next, rec.Status) {
+		rec.Status = next
+		if err := r.save(ctx, rec); err != nil {
+			return Session{}, err
+		}
+	}
+	return observe(now, rec.object(), r.defaults, r.activity(key)), nil
+}
+
+// applyLocalDecision is the status the local registry records for a
+// decision: the subset of what the controller writes that the lifecycle
+// rules read back (phase, the condition reasons, timestamps).
+func applyLocalDecision(st v1alpha1.McpSessionStatus, d lifecycle.Decision, set lifecycle.Settings) v1alpha1.McpSessionStatus {
+	st.Phase = d.Phase
+	ts := func(t time.Time) *metav1.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &metav1.Time{Time: t}
+	}
+	st.SuspendedAt, st.ResumedAt, st.TerminatedAt, st.ExpiresAt = ts(d.SuspendedAt), ts(d.ResumedAt), ts(d.TerminatedAt), ts(d.ExpiresAt)
+	cond := func(typ string, on bool, reason, off string) metav1.Condition {
+		c := metav1.Condition{Type: typ, Status: metav1.ConditionFalse, Reason: off}
+		if on {
+			c.Status, c.Reason = metav1.ConditionTrue, reason
+		}
+		return c
+	}
+	st.Conditions = []metav1.Condition{
+		cond(v1alpha1.ConditionSuspended, d.Phase == v1alpha1.PhaseSuspended, d.Reason, v1alpha1.ReasonNotSuspended),
+		cond(v1alpha1.ConditionTerminated, d.Phase == v1alpha1.PhaseTerminated, d.Reason, v1alpha1.ReasonNotTerminated),
+	}
+	st.Effective = set.Status()
+	return st
+}
+
+func equalStatus(a, b v1alpha1.McpSessionStatus) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func (r *localRegistry) Create(ctx context.Context, spec CreateSpec) (Session, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, err := r.load(ctx, spec.Namespace, spec.Name); err == nil {
+		return Session{}, fmt.Errorf("create local session %s/%s: %w", spec.Namespace, spec.Name, ErrSessionExists)
+	} else if !errors.Is(err, ErrSessionNotFound) {
+		return Session{}, err
+	}
+	rec := &localRecord{
+		UID: string(uuid.NewUUID()), Namespace: spec.Namespace, Name: spec.Name, Labels: spec.Labels,
+		// Stored at second precision like a Kubernetes creationTimestamp.
+		Created: r.clock.Now().Truncate(time.Second),
+		Spec: v1alpha1.McpSessionSpec{
+			Project: spec.Project, Description: spec.Description, Owner: spec.Owner, Attributes: spec.Attributes,
+		},
+	}
+	if err := r.save(ctx, rec); err != nil {
+		return Session{}, err
+	}
+	return r.reconcile(ctx, rec)
+}
+
+func (r *localRegistry) Get(ctx context.Context, namespace, name string) (Session, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, err := r.load(ctx, namespace, name)
+	if err != nil {
+		return Session{}, err
+	}
+	return r.reconcile(ctx, rec)
+}
+
+func (r *localRegistry) List(ctx context.Context, namespace string) ([]Session, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(ctx); err != nil {
+		return nil, err
+	}
+	entries, err := r.st.ListContext(ctx, localRegistryUID, namespace+"/")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Session, 0, len(entries))
+	for _, e := range entries {
+		rec := &localRecord{}
+		if err := json.Unmarshal(e.Value, rec); err != nil {
+			return nil, fmt.Errorf("decode local session %s: %w", e.Key, err)
+		}
+		s, err := r.reconcile(ctx, rec)
+		if errors.Is(err, ErrSessionNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (r *localRegistry) mutateSpec(ctx context.Context, namespace, name string, fn func(*v1alpha1.McpSessionSpec)) (Session, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, err := r.load(ctx, namespace, name)
+	if err != nil {
+		return Session{}, err
+	}
+	fn(&rec.Spec)
+	if err := r.save(ctx, rec); err != nil {
+		return Session{}, err
+	}
+	return r.reconcile(ctx, rec)
+}
+
+func (r *localRegistry) SetSuspend(ctx context.Context, namespace, name string, suspend bool) (Session, error) {
+	return r.mutateSpec(ctx, namespace, name, func(s *v1alpha1.McpSessionSpec) { s.Suspend = suspend })
+}
+
+func (r *localRegistry) Terminate(ctx context.Context, namespace, name string) (Session, error) {
+	return r.mutateSpec(ctx, namespace, name, func(s *v1alpha1.McpSessionSpec) { s.Terminate = true })
+}
+
+func (r *localRegistry) Delete(ctx context.Context, namespace, name, uid string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, err := r.load(ctx, namespace, name)
+	if err != nil {
+		return err
+	}
+	if rec.UID != uid {
+		return fmt.Errorf("delete local session %s/%s uid %s: %w", namespace, name, uid, ErrSessionNotFound)
+	}
+	return r.remove(ctx, rec)
+}
+
+func (r *localRegistry) WriteStatus(ctx context.Context, namespace, name, uid string, u StatusUpdate) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, err := r.load(ctx, namespace, name)
+	if err != nil {
+		return err
+	}
+	if rec.UID != uid {
+		return fmt.Errorf("local session %s/%s uid changed: %w", namespace, name, ErrSessionNotFound)
+	}
+	rec.Status.Counts = u.Counts
+	if !u.LastActivity.IsZero() {
+		rec.Status.LastActivityTime = &metav1.Time{Time: u.LastActivity.Truncate(time.Second)}
+	}
+	return r.save(ctx, rec)
+}
+
+// WaitActive has nothing to wait for: the local registry decides the phase
+// itself on every read.
+func (r *localRegistry) WaitActive(ctx context.Context, namespace, name string, _ time.Duration) (Session, error) {
+	s, err := r.Get(ctx, namespace, name)
+	if err != nil {
+		return Session{}, err
+	}
+	s.Confirmed = true
+	return s, nil
+}

@@ -1,0 +1,234 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+)
+
+const (
+	sessionURITemplate = "mcpsession://{namespace}/{name}"
+	resourcePageSize   = 100
+)
+
+// subscriptions counts subscribers per resource URI, so a write only costs
+// a notification when somebody listens.
+type subscriptions struct {
+	server *mcp.Server
+	mu     sync.Mutex
+	count  map[string]int
+}
+
+func newSubscriptions() *subscriptions { return &subscriptions{count: map[string]int{}} }
+
+func (c *subscriptions) add(uri string, delta int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.count[uri] += delta
+	if c.count[uri] <= 0 {
+		delete(c.count, uri)
+	}
+}
+
+// changed notifies the subscribers of a session's resource, if any.
+func (c *subscriptions) changed(ctx context.Context, namespace, name string) {
+	uri := sessionURI(namespace, name)
+	c.mu.Lock()
+	n := c.count[uri]
+	c.mu.Unlock()
+	if n > 0 && c.server != nil {
+		_ = c.server.ResourceUpdated(context.WithoutCancel(ctx), &mcp.ResourceUpdatedNotificationParams{URI: uri})
+	}
+}
+
+// subscribe authorises a subscription (the caller must be able to get the
+// session). Stateless HTTP only delivers notifications on the long-lived
+// subscriptions/listen request of protocol 2026-07-28; a legacy
+// resources/subscribe would be accepted on a connection that closes with
+// its response and never hear anything, so it is refused with a reason.
+func (s *Server) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
+	if req.Extra != nil && req.Extra.Header != nil { // over HTTP
+		if p := req.Session.InitializeParams(); p == nil || p.ProtocolVersion < "2026-07-28" {
+			return userErrorf("resources/subscribe needs protocol 2026-07-28 on this stateless server (notifications travel on subscriptions/listen); re-read the resource or call get_session to see changes")
+		}
+	}
+	id, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	ns, name, err := parseSessionURI(req.Params.URI)
+	if err != nil {
+		return err
+	}
+	if err := s.authorize(ctx, id, auth.VerbGet, ns, name); err != nil {
+		return err
+	}
+	s.subs.add(req.Params.URI, 1)
+	return nil
+}
+
+func (s *Server) unsubscribe(_ context.Context, req *mcp.UnsubscribeRequest) error {
+	s.subs.add(req.Params.URI, -1)
+	return nil
+}
+
+func (s *Server) addResources() {
+	s.mcp.AddResourceTemplate(&mcp.ResourceTemplate{
+		Name:        "mcpsession",
+		Title:       "Persistent session document",
+		URITemplate: sessionURITemplate,
+		MIMEType:    "application/json",
+		Description: "A persistent session as one JSON document in the tutorial's format (id, created_at, state, project, " +
+			"context {key: {value, added_at}}, discoveries [], conversation_history []), read from its namespace. " +
+			s.durabilityDefaults(),
+	}, s.readResource)
+	s.mcp.AddReceivingMiddleware(s.listResourcesMiddleware)
+}
+
+// readResource returns the session document.
+func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+	ns, name, err := parseSessionURI(req.Params.URI)
+	if err != nil {
+		return nil, mcp.ResourceNotFoundError(req.Params.URI)
+	}
+	t, err := s.open(ctx, auth.VerbGet, name, ns)
+	if err != nil {
+		if errors.Is(err, ErrSessionNotFound) {
+			return nil, mcp.ResourceNotFoundError(req.Params.URI)
+		}
+		return nil, toolFailure(ctx, "resources/read", err)
+	}
+	doc, err := s.document(ctx, t.sess)
+	if err != nil {
+		return nil, toolFailure(ctx, "resources/read", err)
+	}
+	s.used(ctx, t.sess, false)
+	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{
+		URI: req.Params.URI, MIMEType: "application/json", Text: string(doc),
+	}}}, nil
+}
+
+// document exports a session with its lifecycle state filled in.
+func (s *Server) document(ctx context.Context, sess Session) ([]byte, error) {
+	doc, err := s.opts.Store.Export(ctx, sess.UID)
+	if err != nil {
+		return nil, err
+	}
+	doc.State = stateWord(sess.Phase)
+	return json.Marshal(doc)
+}
+
+// stateWord is the tutorial's lower-case state name.
+func stateWord(p v1alpha1.Phase) string {
+	switch p {
+	case v1alpha1.PhaseActive:
+		return "active"
+	case v1alpha1.PhaseSuspended:
+		return "suspended"
+	case v1alpha1.PhaseTerminated:
+		return "terminated"
+	}
+	return ""
+}
+
+// listResourcesMiddleware answers resources/list with the caller's sessions:
+// those of its default namespace, if it may list them. The go-sdk only
+// lists resources registered up front, the same for every caller.
+func (s *Server) listResourcesMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method != "resources/list" {
+			return next(ctx, method, req)
+		}
+		var cursor string
+		if p, ok := req.GetParams().(*mcp.ListResourcesParams); ok && p != nil {
+			cursor = p.Cursor
+		}
+		return s.listResources(ctx, cursor)
+	}
+}
+
+func (s *Server) listResources(ctx context.Context, cursor string) (*mcp.ListResourcesResult, error) {
+	res := &mcp.ListResourcesResult{Resources: []*mcp.Resource{}}
+	id, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := s.namespaceFor(id, "")
+	if err != nil {
+		return res, nil
+	}
+	if err := s.authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
+		// Nothing the caller may list: an empty list, not an error, so a
+		// client can still use the resource template in other namespaces.
+		return res, nil
+	}
+	sessions, err := s.reg.List(ctx, ns)
+	if err != nil {
+		return nil, toolFailure(ctx, "resources/list", err)
+	}
+	sort.Slice(sessions, func(i, j int) bool { return sessions[i].Name < sessions[j].Name })
+	for _, sess := range sessions {
+		if cursor != "" && sess.Name <= cursor {
+			continue
+		}
+		if len(res.Resources) == resourcePageSize {
+			res.NextCursor = res.Resources[len(res.Resources)-1].Name
+			break
+		}
+		desc := sess.Description
+		if desc == "" {
+			desc = sess.Project
+		}
+		res.Resources = append(res.Resources, &mcp.Resource{
+			URI: sessionURI(sess.Namespace, sess.Name), Name: sess.Name,
+			Title:       sess.Project,
+			Description: desc + " [" + string(sess.Phase) + "]",
+			MIMEType:    "application/json",
+		})
+	}
+	return res, nil
+}
+
+// watchSessions notifies subscribers of changes made outside this server
+// (kubectl, GitOps, the lifecycle controller): a new generation (spec) or
+// a new phase. Status writes of counts and activity, this server's own,
+// are not news.
+func (s *Server) watchSessions(ctx context.Context) error {
+	inf, err := s.opts.Informers.GetInformer(ctx, &v1alpha1.McpSession{})
+	if err != nil {
+		return err
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(*v1alpha1.McpSession)
+			n, ok2 := newObj.(*v1alpha1.McpSession)
+			if ok1 && ok2 && (o.Generation != n.Generation || o.Status.Phase != n.Status.Phase || (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil)) {
+				s.subs.changed(ctx, n.Namespace, n.Name)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if n, ok := obj.(*v1alpha1.McpSession); ok {
+				s.subs.changed(ctx, n.Namespace, n.Name)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		_ = inf.RemoveEventHandler(reg)
+	}()
+	return nil
+}

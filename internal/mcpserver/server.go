@@ -1,0 +1,211 @@
+package mcpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+)
+
+// Implementation is how the server introduces itself to MCP clients.
+var Implementation = &mcp.Implementation{Name: "mcp-session-operator", Title: "Persistent MCP sessions", Version: "v1alpha1"}
+
+// Server is the MCP server over McpSessions. It is a controller-runtime
+// Runnable (Start, NeedLeaderElection) serving Streamable HTTP, and can
+// serve stdio instead (ServeStdio).
+type Server struct {
+	opts  Options
+	local bool
+	reg   Registry
+	sync  *statusSyncer
+	subs  *subscriptions
+	mcp   *mcp.Server
+	log   logr.Logger
+
+	handlerOnce sync.Once
+	handler     http.Handler
+
+	// stored holds the UIDs known to have data in the store (see ensureData).
+	stored sync.Map
+}
+
+var (
+	_ manager.Runnable               = (*Server)(nil)
+	_ manager.LeaderElectionRunnable = (*Server)(nil)
+)
+
+// New builds a server. With Options.Client it serves McpSession objects;
+// without, sessions live in a local registry inside Options.Store.
+func New(opts Options) (*Server, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, local: opts.Client == nil, log: opts.Logger}
+	if s.log.GetSink() == nil {
+		s.log = log.Log.WithName("mcpserver")
+	}
+	s.sync = newStatusSyncer(nil, opts.Store, opts.Clock, opts.SyncInterval)
+	s.sync.log = s.log
+	activity := s.sync.pendingActivity
+	if s.local {
+		s.reg = &localRegistry{st: opts.Store, clock: opts.Clock, defaults: *opts.Defaults, activity: activity}
+	} else {
+		s.reg = &kubeRegistry{c: opts.Client, reader: opts.APIReader, clock: opts.Clock, defaults: *opts.Defaults, activity: activity}
+	}
+	s.sync.reg = s.reg
+	s.subs = newSubscriptions()
+	s.mcp = mcp.NewServer(Implementation, &mcp.ServerOptions{
+		Instructions:       s.instructions(),
+		SubscribeHandler:   s.subscribe,
+		UnsubscribeHandler: s.unsubscribe,
+		// No logging capability: it is deprecated (SEP-2577) and these tools
+		// report through results.
+		Capabilities: &mcp.ServerCapabilities{},
+	})
+	s.subs.server = s.mcp
+	s.addTools()
+	s.addResources()
+	s.addPrompts()
+	return s, nil
+}
+
+// NeedLeaderElection is false: every replica serves MCP requests.
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// Handler is the HTTP handler of the MCP endpoint and its guards (origin
+// check, authentication, body limit), for tests and for embedding; Start
+// serves it at /mcp.
+func (s *Server) Handler() http.Handler {
+	s.handlerOnce.Do(func() {
+		sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
+			Stateless:           true,
+			MaxRequestBodyBytes: s.opts.MaxBodyBytes,
+		})
+		var h http.Handler = s.bodyGuard(sdk)
+		if s.opts.AuthMode == AuthNone {
+			h = auth.Anonymous(h)
+		} else {
+			h = auth.Middleware(s.opts.Authenticator, h)
+		}
+		h = s.originGuard(h)
+		mux := http.NewServeMux()
+		mux.Handle("/mcp", h)
+		s.handler = mux
+	})
+	return s.handler
+}
+
+// Start serves Streamable HTTP on Options.Addr until ctx ends, then stops
+// accepting requests, lets those in flight finish (bounded) and flushes
+// pending status.
+func (s *Server) Start(ctx context.Context) error {
+	if l := log.FromContext(ctx); l.GetSink() != nil && s.opts.Logger.GetSink() == nil {
+		s.log = l.WithName("mcpserver")
+		s.sync.log = s.log
+	}
+	// Checked here too, not only by the caller's flag validation: an
+	// unauthenticated server must never listen beyond loopback.
+	if err := ValidateAuth(s.opts.AuthMode, s.opts.Addr); err != nil {
+		return fmt.Errorf("mcp server: %w", err)
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("mcp server: listen on %s: %w", s.opts.Addr, err)
+	}
+	return s.serve(ctx, ln)
+}
+
+// serve runs the server on ln until ctx ends.
+func (s *Server) serve(ctx context.Context, ln net.Listener) error {
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := s.startBackground(bgCtx)
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return log.IntoContext(context.WithoutCancel(ctx), s.log) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving MCP over Streamable HTTP", "addr", ln.Addr().String(), "path", "/mcp", "auth", s.opts.AuthMode)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Listening requests (subscriptions/listen) never finish by themselves:
+	// Shutdown waits for them until its deadline, then Close ends them.
+	if err := srv.Shutdown(shutCtx); err != nil {
+		_ = srv.Close()
+	}
+	stopBG()
+	<-bgDone
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("mcp server: %w", serveErr)
+	}
+	return nil
+}
+
+// startBackground runs the status sync and the change notifications until
+// ctx ends; the returned channel closes once pending status is flushed.
+func (s *Server) startBackground(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	if s.opts.Informers != nil {
+		if err := s.watchSessions(ctx); err != nil {
+			s.log.Error(err, "watching sessions for resource notifications; subscribers only hear of changes made through this server")
+		}
+	}
+	go func() {
+		defer close(done)
+		s.sync.run(ctx)
+	}()
+	return done
+}
+
+// LocalIdentity is the identity of stdio and --auth=none callers.
+var LocalIdentity = auth.Identity{Username: "local-user", Unrestricted: true}
+
+// ServeStdio serves MCP over in and out (newline-delimited JSON-RPC, as
+// desktop clients launch servers) until the client disconnects or ctx
+// ends. The caller is the unrestricted local user.
+func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	if l := log.FromContext(ctx); l.GetSink() != nil && s.opts.Logger.GetSink() == nil {
+		s.log = l.WithName("mcpserver")
+		s.sync.log = s.log
+	}
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := s.startBackground(bgCtx)
+	defer func() {
+		stopBG()
+		<-bgDone
+	}()
+	ctx = auth.WithIdentity(log.IntoContext(ctx, s.log), LocalIdentity)
+	err := s.mcp.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(in), Writer: nopWriteCloser{out}})
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("mcp stdio: %w", err)
+	}
+	return nil
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// activityOf exposes pending activity for tests.
+func (s *Server) activityOf(ns, name string) time.Time {
+	return s.sync.pendingActivity(types.NamespacedName{Namespace: ns, Name: name})
+}

@@ -1,0 +1,323 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+)
+
+// CreateSessionArgs are create_session's arguments.
+type CreateSessionArgs struct {
+	SessionArgs
+	Project     string            `json:"project,omitempty" jsonschema:"Project or topic the session belongs to, e.g. E-Commerce API."`
+	Description string            `json:"description,omitempty" jsonschema:"What the session is for, e.g. Memory leak in production after v2.4.0."`
+	Metadata    map[string]any    `json:"metadata,omitempty" jsonschema:"Free-form facts about the session (kept as strings; non-string values are stored as JSON)."`
+	Labels      map[string]string `json:"labels,omitempty" jsonschema:"Kubernetes labels; retention and quota policies select sessions by them, e.g. {\"purpose\": \"debugging\"}."`
+}
+
+// SessionResult is a session plus what a call did to it.
+type SessionResult struct {
+	Status  string `json:"status" jsonschema:"What the call did, e.g. created, suspended, terminated."`
+	Message string `json:"message,omitempty"`
+	SessionView
+}
+
+// ListSessionsArgs are list_sessions' arguments.
+type ListSessionsArgs struct {
+	Namespace string            `json:"namespace,omitempty" jsonschema:"Namespace to list; defaults to your service account's namespace."`
+	Project   string            `json:"project,omitempty" jsonschema:"Only sessions of this project."`
+	Labels    map[string]string `json:"labels,omitempty" jsonschema:"Only sessions carrying all of these labels."`
+	Limit     int               `json:"limit,omitempty" jsonschema:"Most sessions to return (default 50, at most 200)."`
+	Cursor    string            `json:"cursor,omitempty" jsonschema:"next_cursor of a previous call, to continue the list."`
+}
+
+// ListSessionsResult is list_sessions' result.
+type ListSessionsResult struct {
+	Namespace  string        `json:"namespace"`
+	Sessions   []SessionView `json:"sessions"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+}
+
+// DeleteResult is delete_session's result.
+type DeleteResult struct {
+	Status    string `json:"status"`
+	SessionID string `json:"session_id"`
+	Namespace string `json:"namespace"`
+	Message   string `json:"message"`
+}
+
+// attributes turns the tutorial's free-form metadata into spec.attributes.
+func attributes(md map[string]any) (map[string]string, error) {
+	if len(md) == 0 {
+		return nil, nil
+	}
+	if len(md) > 64 {
+		return nil, userErrorf("metadata has %d entries; at most 64 are allowed (put bulk facts in add_context instead)", len(md))
+	}
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		if s, ok := v.(string); ok {
+			out[k] = s
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, userErrorf("metadata %q cannot be encoded: %v", k, err)
+		}
+		out[k] = string(b)
+	}
+	return out, nil
+}
+
+// validLabels explains the first invalid label, if any.
+func validLabels(labels map[string]string) error {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return userErrorf("invalid label key %q: %s", k, errs[0])
+		}
+		if errs := validation.IsValidLabelValue(labels[k]); len(errs) > 0 {
+			return userErrorf("invalid value %q for label %q: %s", labels[k], k, errs[0])
+		}
+	}
+	return nil
+}
+
+// stats reads a session's exact counters; a session whose store entry is
+// missing (created a moment ago by another replica) reads as empty.
+func (s *Server) stats(ctx context.Context, sess Session) (store.Stats, error) {
+	st, err := s.opts.Store.Stats(ctx, sess.UID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Stats{}, nil
+	}
+	return st, err
+}
+
+func (s *Server) createSession(ctx context.Context, _ *mcp.CallToolRequest, in CreateSessionArgs) (*mcp.CallToolResult, SessionResult, error) {
+	id, err := caller(ctx)
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	ns, err := s.namespaceFor(id, in.Namespace)
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	if err := validSessionID(in.SessionID); err != nil {
+		return nil, SessionResult{}, err
+	}
+	if err := validLabels(in.Labels); err != nil {
+		return nil, SessionResult{}, err
+	}
+	attrs, err := attributes(in.Metadata)
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	if err := s.authorize(ctx, id, auth.VerbCreate, ns, in.SessionID); err != nil {
+		return nil, SessionResult{}, err
+	}
+	sess, err := s.create(ctx, CreateSpec{
+		Namespace: ns, Name: in.SessionID, Project: in.Project, Description: in.Description,
+		Owner: id.Username, Labels: in.Labels, Attributes: attrs,
+	}, func(sess Session) error {
+		_, err := s.opts.Store.Create(ctx, sess.Ref())
+		return err
+	})
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	s.used(ctx, sess, true)
+	return nil, SessionResult{
+		Status:      "created",
+		Message:     fmt.Sprintf("Session %q created in namespace %q. Pass session_id %q (and namespace) to every call; add_context, add_message and add_discovery record what you learn.", sess.Name, ns, sess.Name),
+		SessionView: viewOf(sess, store.Stats{}),
+	}, nil
+}
+
+// create makes the registry entry, then the data with fill; if fill fails
+// the entry is removed again so no session without data is left behind.
+func (s *Server) create(ctx context.Context, spec CreateSpec, fill func(Session) error) (Session, error) {
+	sess, err := s.reg.Create(ctx, spec)
+	if errors.Is(err, ErrSessionExists) {
+		return Session{}, errExists(spec.Namespace, spec.Name)
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	if err := fill(sess); err != nil {
+		if derr := s.reg.Delete(context.WithoutCancel(ctx), sess.Namespace, sess.Name, sess.UID); derr != nil && !errors.Is(derr, ErrSessionNotFound) {
+			s.log.Error(derr, "removing a session whose data could not be written", "session", keyOf(sess))
+		}
+		return Session{}, err
+	}
+	return sess, nil
+}
+
+func (s *Server) getSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, SessionView, error) {
+	t, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
+	if err != nil {
+		return nil, SessionView{}, err
+	}
+	st, err := s.stats(ctx, t.sess)
+	if err != nil {
+		return nil, SessionView{}, err
+	}
+	s.used(ctx, t.sess, false)
+	return nil, viewOf(t.sess, st), nil
+}
+
+func (s *Server) listSessions(ctx context.Context, _ *mcp.CallToolRequest, in ListSessionsArgs) (*mcp.CallToolResult, ListSessionsResult, error) {
+	id, err := caller(ctx)
+	if err != nil {
+		return nil, ListSessionsResult{}, err
+	}
+	ns, err := s.namespaceFor(id, in.Namespace)
+	if err != nil {
+		return nil, ListSessionsResult{}, err
+	}
+	limit, err := clampLimit(in.Limit, 50, 200)
+	if err != nil {
+		return nil, ListSessionsResult{}, err
+	}
+	if err := s.authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
+		return nil, ListSessionsResult{}, err
+	}
+	all, err := s.reg.List(ctx, ns)
+	if err != nil {
+		return nil, ListSessionsResult{}, err
+	}
+	res := ListSessionsResult{Namespace: ns, Sessions: []SessionView{}}
+	for _, sess := range filterSessions(all, in.Project, in.Labels, in.Cursor) {
+		if len(res.Sessions) == limit {
+			res.NextCursor = res.Sessions[limit-1].SessionID
+			break
+		}
+		st, err := s.stats(ctx, sess)
+		if err != nil {
+			return nil, ListSessionsResult{}, err
+		}
+		res.Sessions = append(res.Sessions, viewOf(sess, st))
+	}
+	return nil, res, nil
+}
+
+// filterSessions keeps, in name order, the sessions after cursor that match
+// project (when given) and carry every label asked for.
+func filterSessions(all []Session, project string, labels map[string]string, cursor string) []Session {
+	out := make([]Session, 0, len(all))
+	for _, sess := range all {
+		if cursor != "" && sess.Name <= cursor {
+			continue
+		}
+		if project != "" && sess.Project != project {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			if got, ok := sess.Labels[k]; !ok || got != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			out = append(out, sess)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (s *Server) suspendSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, SessionResult, error) {
+	t, err := s.open(ctx, auth.VerbUpdate, in.SessionID, in.Namespace)
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	if t.sess.Phase == v1alpha1.PhaseTerminated {
+		return nil, SessionResult{}, errTerminated(t.sess.Namespace, t.sess.Name)
+	}
+	// Counts and activity first, so the suspended session's status tells
+	// the truth about what it holds.
+	if err := s.sync.flushNow(ctx, t.sess, false); err != nil {
+		return nil, SessionResult{}, err
+	}
+	sess, err := s.reg.SetSuspend(ctx, t.sess.Namespace, t.sess.Name, true)
+	if err != nil {
+		return nil, SessionResult{}, notFoundAs(err, t.sess)
+	}
+	s.used(ctx, sess, true)
+	st, err := s.stats(ctx, sess)
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	return nil, SessionResult{
+		Status:      "suspended",
+		Message:     "Session suspended: everything is kept; reads still work; call resume_session to continue writing.",
+		SessionView: viewOf(sess, st),
+	}, nil
+}
+
+func (s *Server) terminateSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, SessionResult, error) {
+	t, err := s.open(ctx, auth.VerbUpdate, in.SessionID, in.Namespace)
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	sess := t.sess
+	if !sess.Terminate {
+		if err := s.sync.flushNow(ctx, sess, false); err != nil {
+			return nil, SessionResult{}, err
+		}
+		if sess, err = s.reg.Terminate(ctx, sess.Namespace, sess.Name); err != nil {
+			return nil, SessionResult{}, notFoundAs(err, t.sess)
+		}
+		s.used(ctx, sess, true)
+	}
+	st, err := s.stats(ctx, sess)
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	v := viewOf(sess, st)
+	msg := "Session terminated for good: it stays readable and exportable (export_session)"
+	if sess.ExpiresAt.IsZero() {
+		msg += " until it is deleted."
+	} else {
+		msg += " until " + v.ExpiresAt + ", when it is deleted with its data."
+	}
+	return nil, SessionResult{Status: "terminated", Message: msg, SessionView: v}, nil
+}
+
+func (s *Server) deleteSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, DeleteResult, error) {
+	t, err := s.open(ctx, auth.VerbDelete, in.SessionID, in.Namespace)
+	if err != nil {
+		return nil, DeleteResult{}, err
+	}
+	if err := s.reg.Delete(ctx, t.sess.Namespace, t.sess.Name, t.sess.UID); err != nil {
+		return nil, DeleteResult{}, notFoundAs(err, t.sess)
+	}
+	s.stored.Delete(t.sess.UID)
+	s.subs.changed(ctx, t.sess.Namespace, t.sess.Name)
+	return nil, DeleteResult{
+		Status: "deleted", SessionID: t.sess.Name, Namespace: t.sess.Namespace,
+		Message: "Session deleted; its context, history and discoveries are erased with it.",
+	}, nil
+}
+
+// notFoundAs turns a registry not-found (the session went away during the
+// call) into the user-facing error.
+func notFoundAs(err error, sess Session) error {
+	if errors.Is(err, ErrSessionNotFound) {
+		return errNotFound(sess.Namespace, sess.Name)
+	}
+	return err
+}
