@@ -68,7 +68,7 @@ test-e2e: envtest ## End-to-end: real control plane + the manager binary as a se
 
 .PHONY: conformance
 conformance: ## Run the official MCP conformance suite (server scenarios) against the server.
-	hack/conformance.sh
+	hack/conformance.sh $(LOCALBIN)
 
 .PHONY: bench
 bench: envtest ## Run every benchmark; print one table, write bin/bench/report.{md,json}.
