@@ -42,6 +42,9 @@ func TestMain(m *testing.M) {
 	var err error
 	cfg, err = testEnv.Start()
 	if err != nil {
+		// Start may fail after launching etcd and the apiserver (a CRD the
+		// apiserver rejects): stop them rather than leak the processes.
+		_ = testEnv.Stop()
 		fmt.Fprintf(os.Stderr, "start envtest (is KUBEBUILDER_ASSETS set? run `make test`): %v\n", err)
 		os.Exit(1)
 	}

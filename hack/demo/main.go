@@ -147,8 +147,8 @@ func (d *demo) day1() error {
 			"changes": []string{"Added real-time analytics feature", "Upgraded caching layer", "New webhook processing system"},
 		})}),
 		d.tool("add_context", map[string]any{"key": "symptoms", "value": jsonValue(map[string]any{"memory_growth": "100MB/hour", "affects": "All API instances"})}),
-		d.tool("add_discovery", map[string]any{"title": "In-memory cache has no eviction policy", "description": "The CacheManager stores everything in self.cache but never removes old entries.", "relevance": "high"}),
-		d.tool("add_discovery", map[string]any{"title": "Webhook queue grows unbounded", "description": "Failed webhooks are re-queued forever without a dead-letter limit.", "relevance": "medium"}),
+		d.tool("add_discovery", map[string]any{"title": "In-memory cache has no eviction policy", "description": "The CacheManager stores everything in self.cache but never removes old entries.", "relevance": 0.8}),
+		d.tool("add_discovery", map[string]any{"title": "Webhook queue grows unbounded", "description": "Failed webhooks are re-queued forever without a dead-letter limit.", "relevance": 0.5}),
 	)
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func (d *demo) day2() error {
 		d.tool("add_context", map[string]any{"key": "cache_analysis", "value": jsonValue(map[string]any{
 			"total_entries": 45000, "memory_usage": "2.3GB", "largest_entries": map[string]string{"user_analytics_*": "15MB each"},
 		})}),
-		d.tool("add_discovery", map[string]any{"title": "Analytics data is being cached indefinitely", "description": "User analytics objects (15MB each) are cached but never expire.", "relevance": "critical"}),
+		d.tool("add_discovery", map[string]any{"title": "Analytics data is being cached indefinitely", "description": "User analytics objects (15MB each) are cached but never expire.", "relevance": 1.0}),
 		d.tool("suspend_session", map[string]any{}),
 	)
 }

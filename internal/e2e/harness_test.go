@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 	}
 	cfg, err := testEnv.Start()
 	if err != nil {
+		_ = testEnv.Stop()
 		fmt.Fprintln(os.Stderr, "start control plane:", err)
 		os.Exit(1)
 	}

@@ -179,7 +179,9 @@ func (s *Server) resumeSession(ctx context.Context, _ *mcp.CallToolRequest, in S
 	if !b.Confirmed {
 		b.Message += " The lifecycle controller has not confirmed the resume yet; writes are accepted meanwhile."
 	}
-	return nil, b, nil
+	// A model reads the text; programs read the structured briefing.
+	text := b.Message + "\n\n" + renderBriefing(b)
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, b, nil
 }
 
 // renderBriefing writes a briefing as text for the resume_briefing prompt.

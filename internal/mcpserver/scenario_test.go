@@ -63,8 +63,13 @@ func TestThreeDayDebugging(t *testing.T) {
 	// Day 2: Wednesday 9:30, resume and narrow down.
 	testClock.Step(23*time.Hour + 30*time.Minute)
 	fails(t, cs, "add_context", a("key", "too_early", "value", 1), "is suspended; call resume_session")
+	// What the model reads: the briefing as text, with the findings in it.
+	if txt := text(call(t, cs, "resume_session", a())); !strings.Contains(txt, "Session resumed with full context from yesterday") ||
+		!strings.Contains(txt, "Recent discoveries (newest first):\n- Webhook queue grows unbounded") {
+		t.Fatalf("day 2 briefing text:\n%s", txt)
+	}
 	brief := ok[Briefing](t, cs, "resume_session", a())
-	if !strings.Contains(brief.Message, "Session resumed with full context from yesterday") || !brief.Confirmed || brief.Session.Phase != "Active" {
+	if !strings.Contains(brief.Message, "Session resumed with full context") || !brief.Confirmed || brief.Session.Phase != "Active" {
 		t.Fatalf("day 2 briefing: %+v", brief)
 	}
 	var titles []string

@@ -69,6 +69,7 @@ func runMain(m *testing.M) int {
 	}
 	var err error
 	if cfg, err = testEnv.Start(); err != nil {
+		_ = testEnv.Stop() // Start may fail after launching the processes
 		fmt.Fprintf(os.Stderr, "start envtest (is KUBEBUILDER_ASSETS set? KUBEBUILDER_ASSETS=$(hack/control-plane.sh $PWD/bin)): %v\n", err)
 		return 1
 	}
