@@ -8,10 +8,11 @@
 // shows (the header, the last messages, the context keys).
 //
 // Durability and atomicity: every acknowledged write is one Pebble batch,
-// containing the record and the updated header, committed with pebble.Sync.
-// Writers of one session are serialised so counters and sequence numbers
-// cannot race; writers of different sessions commit concurrently and share
-// fsyncs through Pebble's group commit.
+// containing the record and the updated header, committed with pebble.Sync
+// and acknowledged only after its WAL fsync. Writers of one session are
+// serialised up to applying their batch, so counters and sequence numbers
+// cannot race, but wait for the fsync outside that lock: all writers, of one
+// session or many, share fsyncs through Pebble's group commit.
 //
 // Limits are passed with each write (they come from the effective policy)
 // and a write past one fails with *LimitError before anything is written.

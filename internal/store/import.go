@@ -50,33 +50,34 @@ func (s *Store) importDoc(ctx context.Context, ref SessionRef, doc *Document, op
 		return Header{}, err
 	}
 	defer done()
-	e := s.lockSession(ref.UID)
-	defer e.mu.Unlock()
-	if _, err := s.cachedHeader(e, ref.UID); err == nil {
-		if !opts.Replace {
-			return Header{}, ErrExists
-		}
-	} else if !errors.Is(err, ErrNotFound) {
-		return Header{}, err
-	}
 	size := 0
 	for _, r := range recs {
 		size += len(r.key) + len(r.value) + 16
 	}
 	b := s.db.NewBatchWithSize(size + 1024)
 	defer b.Close()
-	// Clear the prefix even for a new session, so the result is exactly the
-	// document whatever was there.
-	p := sessionPrefix(ref.UID)
-	if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
-		return Header{}, err
-	}
-	for _, r := range recs {
-		if err := b.Set(r.key, r.value, nil); err != nil {
-			return Header{}, err
+	err = s.write(ref.UID, b, func(e *entry) (*Header, error) {
+		if _, err := s.cachedHeader(e, ref.UID); err == nil {
+			if !opts.Replace {
+				return nil, ErrExists
+			}
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
 		}
-	}
-	if err := s.commit(e, ref.UID, b, h); err != nil {
+		// Clear the prefix even for a new session, so the result is exactly
+		// the document whatever was there.
+		p := sessionPrefix(ref.UID)
+		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if err := b.Set(r.key, r.value, nil); err != nil {
+				return nil, err
+			}
+		}
+		return h, nil
+	})
+	if err != nil {
 		return Header{}, err
 	}
 	return *h, nil

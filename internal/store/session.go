@@ -110,20 +110,23 @@ func (s *Store) create(ctx context.Context, ref SessionRef) (Header, error) {
 		return Header{}, err
 	}
 	defer done()
-	e := s.lockSession(ref.UID)
-	defer e.mu.Unlock()
-	if _, err := s.cachedHeader(e, ref.UID); err == nil {
-		return Header{}, ErrExists
-	} else if !errors.Is(err, ErrNotFound) {
-		return Header{}, err
-	}
-	h := newHeader(ref, s.now())
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := s.commit(e, ref.UID, b, h); err != nil {
-		s.forget(ref.UID, e)
+	var h *Header
+	err = s.write(ref.UID, b, func(e *entry) (*Header, error) {
+		if _, err := s.cachedHeader(e, ref.UID); err == nil {
+			return nil, ErrExists
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		h = newHeader(ref, s.now())
+		return h, nil
+	})
+	if err != nil {
 		return Header{}, err
 	}
+	// *h is safe to read without the lock: writers copy the cached header
+	// and never modify it in place.
 	return *h, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"k8s.io/utils/clock"
 )
 
@@ -34,13 +35,17 @@ type Options struct {
 	// Logger receives Pebble's log output (default: Pebble's, via the
 	// standard log package).
 	Logger pebble.Logger
+	// fs replaces the operating system's file system; tests use it to
+	// inject I/O errors.
+	fs vfs.FS
 }
 
 // Store keeps sessions in an embedded Pebble database. It is safe for
 // concurrent use. Writes to one session are serialised by a per-session
-// mutex, held from reading the header to the synced commit, so counters and
-// sequence numbers never race; writes to different sessions commit
-// concurrently and share fsyncs through Pebble's group commit.
+// mutex, held from reading the header until the batch is applied (see
+// write), so counters and sequence numbers never race. The mutex is not held
+// while waiting for the WAL fsync, so writes to one session, like writes to
+// different sessions, share fsyncs through Pebble's group commit.
 type Store struct {
 	db    *pebble.DB
 	clock clock.PassiveClock
@@ -57,8 +62,9 @@ type Store struct {
 
 // entry is the per-session writer lock plus the cached header, so an append
 // costs no read. Only writers (holding mu) use hdr; readers always read the
-// committed header from Pebble, so they never see a header whose batch has
-// not committed.
+// header from Pebble. hdr is the header of the last batch applied to Pebble,
+// which may still be waiting for its fsync: the next writer builds on it,
+// and its batch follows in the WAL, so it cannot become durable without it.
 type entry struct {
 	mu   sync.Mutex
 	hdr  *Header // nil until loaded or after an uncertain commit
@@ -81,6 +87,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		MemTableSize:       opts.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             opts.Logger,
+		FS:                 opts.fs,
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
@@ -170,8 +177,8 @@ func (s *Store) cachedHeader(e *entry, uid string) (*Header, error) {
 
 // mutate runs one write to an existing session. fn gets a copy of the header
 // to update, a batch to fill and the write's timestamp; the batch and the new
-// header then commit together, synced. The cached header only changes after
-// the commit succeeds, so a refused or failed write changes nothing.
+// header then commit together, synced (see write). An error from fn refuses
+// the write: nothing is applied and the cached header is unchanged.
 func (s *Store) mutate(ctx context.Context, uid string, fn func(h *Header, b *pebble.Batch, now time.Time) error) error {
 	if err := validUID(uid); err != nil {
 		return err
@@ -181,30 +188,69 @@ func (s *Store) mutate(ctx context.Context, uid string, fn func(h *Header, b *pe
 		return err
 	}
 	defer done()
-	e := s.lockSession(uid)
-	defer e.mu.Unlock()
-	cur, err := s.cachedHeader(e, uid)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			s.forget(uid, e)
-		}
-		return err
-	}
-	next := *cur
-	now := s.now()
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := fn(&next, b, now); err != nil {
-		return err
-	}
-	next.LastActivity = now
-	return s.commit(e, uid, b, &next)
+	return s.write(uid, b, func(e *entry) (*Header, error) {
+		cur, err := s.cachedHeader(e, uid)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				s.forget(uid, e)
+			}
+			return nil, err
+		}
+		next := *cur
+		now := s.now()
+		if err := fn(&next, b, now); err != nil {
+			return nil, err
+		}
+		next.LastActivity = now
+		return &next, nil
+	})
 }
 
-// commit adds the header to b and commits it synced. On failure the cached
-// header is dropped: whether the batch reached the WAL is unknown, so the
-// next writer rereads the truth from disk.
-func (s *Store) commit(e *entry, uid string, b *pebble.Batch, h *Header) error {
+// write commits one batch to session uid and returns once it is durable.
+// Under the session lock, fill builds b and returns the session's new header
+// (an error refuses the write: nothing is applied); the header joins b, and
+// b enters Pebble's commit pipeline without waiting for the fsync:
+// ApplyNoSyncWait returns once b has its place in the WAL and is applied to
+// the memtable, so it is visible to readers and to the next writer's fill.
+// The cached header then advances and the lock is released before the wait
+// for the fsync, so the next writer of the session queues its batch behind
+// this one and the two share an fsync instead of taking turns. The caller
+// acknowledges only after SyncWait, and the WAL is written and synced in
+// order, so an acknowledged write never depends on a batch that is not
+// durable. The caller must hold Store.begin and close b after write returns
+// (Pebble forbids closing a batch before its SyncWait).
+//
+// If the apply fails, whether b reached the WAL is unknown, and if the fsync
+// fails b is visible but may not survive a crash. Either way the write is
+// not acknowledged and the session's entry is dropped, so the next writer
+// rereads the header from Pebble rather than trusting the cache. Nothing
+// can undo an applied batch; Pebble keeps a WAL sync error, so every later
+// synced write fails too (and Pebble panics at its next WAL block or
+// rotation); a Pebble Apply would instead have called Logger.Fatalf.
+func (s *Store) write(uid string, b *pebble.Batch, fill func(e *entry) (*Header, error)) error {
+	e := s.lockSession(uid)
+	err := s.apply(e, uid, b, fill)
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := b.SyncWait(); err != nil {
+		e.mu.Lock()
+		s.forget(uid, e)
+		e.mu.Unlock()
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// apply is write's locked part: fill, then add the header and apply b.
+func (s *Store) apply(e *entry, uid string, b *pebble.Batch, fill func(e *entry) (*Header, error)) error {
+	h, err := fill(e)
+	if err != nil {
+		return err
+	}
 	enc, err := encodeHeader(h)
 	if err != nil {
 		return err
@@ -212,8 +258,8 @@ func (s *Store) commit(e *entry, uid string, b *pebble.Batch, h *Header) error {
 	if err := b.Set(metaKey(uid), enc, nil); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		e.hdr = nil
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		s.forget(uid, e)
 		return fmt.Errorf("commit: %w", err)
 	}
 	e.hdr = h
