@@ -106,32 +106,43 @@ func (s *Server) stats(ctx context.Context, sess Session) (store.Stats, error) {
 	return st, err
 }
 
-func (s *Server) createSession(ctx context.Context, _ *mcp.CallToolRequest, in CreateSessionArgs) (*mcp.CallToolResult, SessionResult, error) {
+// newSpec validates what create_session and import_session share (caller,
+// namespace, id, labels, metadata) and returns the registry entry to create.
+// Authorisation comes after input checks, so bad input is reported as such
+// whoever sends it.
+func (s *Server) newSpec(ctx context.Context, sessionID, namespace string, labels map[string]string, metadata map[string]any) (auth.Identity, CreateSpec, error) {
 	id, err := caller(ctx)
 	if err != nil {
-		return nil, SessionResult{}, err
+		return id, CreateSpec{}, err
 	}
-	ns, err := s.namespaceFor(id, in.Namespace)
+	ns, err := s.namespaceFor(id, namespace)
+	if err != nil {
+		return id, CreateSpec{}, err
+	}
+	if err := validSessionID(sessionID); err != nil {
+		return id, CreateSpec{}, err
+	}
+	if err := validLabels(labels); err != nil {
+		return id, CreateSpec{}, err
+	}
+	attrs, err := attributes(metadata)
+	if err != nil {
+		return id, CreateSpec{}, err
+	}
+	return id, CreateSpec{Namespace: ns, Name: sessionID, Owner: id.Username, Labels: labels, Attributes: attrs}, nil
+}
+
+func (s *Server) createSession(ctx context.Context, _ *mcp.CallToolRequest, in CreateSessionArgs) (*mcp.CallToolResult, SessionResult, error) {
+	id, spec, err := s.newSpec(ctx, in.SessionID, in.Namespace, in.Labels, in.Metadata)
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
-	if err := validSessionID(in.SessionID); err != nil {
+	if err := s.authorize(ctx, id, auth.VerbCreate, spec.Namespace, spec.Name); err != nil {
 		return nil, SessionResult{}, err
 	}
-	if err := validLabels(in.Labels); err != nil {
-		return nil, SessionResult{}, err
-	}
-	attrs, err := attributes(in.Metadata)
-	if err != nil {
-		return nil, SessionResult{}, err
-	}
-	if err := s.authorize(ctx, id, auth.VerbCreate, ns, in.SessionID); err != nil {
-		return nil, SessionResult{}, err
-	}
-	sess, err := s.create(ctx, CreateSpec{
-		Namespace: ns, Name: in.SessionID, Project: in.Project, Description: in.Description,
-		Owner: id.Username, Labels: in.Labels, Attributes: attrs,
-	}, func(sess Session) error {
+	ns := spec.Namespace
+	spec.Project, spec.Description = in.Project, in.Description
+	sess, err := s.create(ctx, spec, func(sess Session) error {
 		_, err := s.opts.Store.Create(ctx, sess.Ref())
 		return err
 	})

@@ -71,24 +71,11 @@ func importDocument(in ImportSessionArgs) (*store.Document, error) {
 }
 
 func (s *Server) importSession(ctx context.Context, _ *mcp.CallToolRequest, in ImportSessionArgs) (*mcp.CallToolResult, SessionResult, error) {
-	id, err := caller(ctx)
+	id, spec, err := s.newSpec(ctx, in.SessionID, in.Namespace, in.Labels, in.Metadata)
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
-	ns, err := s.namespaceFor(id, in.Namespace)
-	if err != nil {
-		return nil, SessionResult{}, err
-	}
-	if err := validSessionID(in.SessionID); err != nil {
-		return nil, SessionResult{}, err
-	}
-	if err := validLabels(in.Labels); err != nil {
-		return nil, SessionResult{}, err
-	}
-	attrs, err := attributes(in.Metadata)
-	if err != nil {
-		return nil, SessionResult{}, err
-	}
+	ns := spec.Namespace
 	doc, err := importDocument(in)
 	if err != nil {
 		return nil, SessionResult{}, err
@@ -101,10 +88,8 @@ func (s *Server) importSession(ctx context.Context, _ *mcp.CallToolRequest, in I
 		project = doc.Project
 	}
 	var hdr store.Header
-	sess, err := s.create(ctx, CreateSpec{
-		Namespace: ns, Name: in.SessionID, Project: project, Description: in.Description,
-		Owner: id.Username, Labels: in.Labels, Attributes: attrs,
-	}, func(sess Session) error {
+	spec.Project, spec.Description = project, in.Description
+	sess, err := s.create(ctx, spec, func(sess Session) error {
 		var err error
 		hdr, err = s.opts.Store.Import(ctx, sess.Ref(), doc, store.ImportOptions{Limits: sess.Limits()})
 		return err
