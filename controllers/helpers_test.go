@@ -246,3 +246,14 @@ func mustContain(t *testing.T, s, sub string) {
 		t.Fatalf("%q does not contain %q", s, sub)
 	}
 }
+
+// assertErased checks that the store erased exactly this session's data.
+// Erase may run more than once for one UID (a reconcile on a cache that has
+// not seen the finalizer go yet), which its contract allows.
+func (h *harness) assertErased(uid string) {
+	h.t.Helper()
+	got := h.store.erasedUIDs()
+	if len(got) == 0 || slices.ContainsFunc(got, func(u string) bool { return u != uid }) {
+		h.t.Fatalf("erased %v, want only %s", got, uid)
+	}
+}

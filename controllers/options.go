@@ -16,7 +16,7 @@ import (
 // when Options leaves it unset. Reconciles are short and mostly wait on the
 // API server, so a few workers keep a burst of simultaneous deadlines (many
 // sessions created together go idle together) from queueing up.
-const DefaultMaxConcurrentReconciles = 4
+const DefaultMaxConcurrentReconciles = 8
 
 // EventSource is the reporting controller of the Events the controllers emit.
 const EventSource = "mcp-session-operator"

@@ -25,10 +25,10 @@ import (
 const (
 	// PolicyReasonValid: the selector parses; the policy applies to the
 	// sessions it selects (and wins for).
-	PolicyReasonValid = "Valid"
+	PolicyReasonValid = v1alpha1.ReasonValid
 	// PolicyReasonInvalidSelector: the selector does not parse; the policy
 	// selects nothing until it is fixed.
-	PolicyReasonInvalidSelector = "InvalidSelector"
+	PolicyReasonInvalidSelector = v1alpha1.ReasonInvalidSelector
 )
 
 // PolicyReconciler reports, for each McpSessionPolicy, whether its selector

@@ -32,6 +32,14 @@ func (h *harness) getPolicy(name string) *v1alpha1.McpSessionPolicy {
 	return p
 }
 
+func (h *harness) patchPolicy(name, patch string) {
+	h.t.Helper()
+	p := &v1alpha1.McpSessionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns}}
+	if err := k8s.Patch(h.ctx, p, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		h.t.Fatalf("patch policy %s with %s: %v", name, patch, err)
+	}
+}
+
 // waitPolicy waits for the policy status to reflect its generation with the
 // given Ready reason and match count.
 func (h *harness) waitPolicy(name, reason string, matched int32) *v1alpha1.McpSessionPolicy {
@@ -108,11 +116,7 @@ func TestPolicyAppliedLater(t *testing.T) {
 	h.waitPhase("theirs", v1alpha1.PhaseTerminated, v1alpha1.ReasonExpired)
 
 	// Raising the policy's retention moves the scheduled deletion.
-	p := h.getPolicy("wide")
-	p.Spec.Retention = dur(3 * time.Hour)
-	if err := k8s.Update(h.ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	h.patchPolicy("wide", `{"spec":{"retention":"3h"}}`)
 	s := h.waitSession("mine", "retention from updated policy", func(s *v1alpha1.McpSession) string {
 		if s.Status.Effective.Retention.Duration != 3*time.Hour {
 			return "retention not updated"
@@ -142,11 +146,7 @@ func TestPolicyStatus(t *testing.T) {
 	h.waitPolicy("team-a", PolicyReasonValid, 1)
 
 	// Relabelling a session re-counts.
-	s := h.get("two")
-	s.Labels["team"] = "a"
-	if err := k8s.Update(h.ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	h.mergePatch("two", `{"metadata":{"labels":{"team":"a"}}}`, false)
 	h.waitPolicy("team-a", PolicyReasonValid, 2)
 
 	// Deleting a session re-counts.
@@ -157,12 +157,8 @@ func TestPolicyStatus(t *testing.T) {
 	h.waitPolicy("team-a", PolicyReasonValid, 1)
 
 	// An operator the API accepts but a selector cannot use: InvalidSelector.
-	p := h.getPolicy("team-a")
-	p.Spec.Selector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "team", Operator: "Near"}}}
-	if err := k8s.Update(h.ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	p = h.waitPolicy("team-a", PolicyReasonInvalidSelector, 0)
+	h.patchPolicy("team-a", `{"spec":{"selector":{"matchLabels":null,"matchExpressions":[{"key":"team","operator":"Near"}]}}}`)
+	p := h.waitPolicy("team-a", PolicyReasonInvalidSelector, 0)
 	if c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionReady); c.Status != metav1.ConditionFalse {
 		t.Fatalf("Ready %+v", c)
 	}
@@ -175,10 +171,7 @@ func TestPolicyStatus(t *testing.T) {
 	})
 
 	// Fixed: valid again.
-	p.Spec.Selector = metav1.LabelSelector{}
-	if err := k8s.Update(h.ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	h.patchPolicy("team-a", `{"spec":{"selector":{"matchExpressions":null}}}`)
 	h.waitPolicy("team-a", PolicyReasonValid, 1)
 }
 

@@ -97,11 +97,7 @@ func TestQuotaCountsOnlyTheWinningPolicy(t *testing.T) {
 	}
 	// Relabelling a paid session into the quota puts dan over it; the
 	// relabelled session is the newer one, so it is rejected.
-	s := h.get("paid-2")
-	s.Labels["tier"] = "free"
-	if err := k8s.Update(h.ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	h.mergePatch("paid-2", `{"metadata":{"labels":{"tier":"free"}}}`, false)
 	h.waitPhase("paid-2", v1alpha1.PhaseTerminated, v1alpha1.ReasonQuotaExceeded)
 	h.waitPhase("free-1", v1alpha1.PhaseActive, v1alpha1.ReasonActive)
 	h.waitPhase("paid-1", v1alpha1.PhaseActive, v1alpha1.ReasonActive)

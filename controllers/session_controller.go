@@ -136,6 +136,12 @@ func (r *SessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if d.Delete {
 		return ctrl.Result{}, ignoreStale(ctx, r.deleteAfterRetention(ctx, now, s, d))
 	}
+	// The termination record goes first: a status showing Terminated
+	// (Expired, QuotaExceeded) then always has it, even across a crash
+	// between the two writes.
+	if err := r.recordTerminationReason(ctx, s, d); err != nil {
+		return ctrl.Result{}, ignoreStale(ctx, err)
+	}
 	patched, err := r.patchStatus(ctx, s, d, set, now)
 	if err != nil {
 		return ctrl.Result{}, ignoreStale(ctx, err)
@@ -150,9 +156,6 @@ func (r *SessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 			r.Recorder.Eventf(s, nil, eventType, reason, actionOf(d.Phase), "%s", transitionMessage(s, d, set))
 		}
 		logger.Info("session transitioned", "from", d.From, "to", d.Phase, "reason", d.Reason)
-	}
-	if err := r.recordTerminationReason(ctx, s, d); err != nil {
-		return ctrl.Result{}, ignoreStale(ctx, err)
 	}
 	sessionPhases.observe(req.NamespacedName, d.Phase)
 	return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"errors"
-	"slices"
 	"testing"
 	"time"
 
@@ -97,9 +96,7 @@ func TestSessionLifecycle(t *testing.T) {
 	uid := string(s.UID)
 	h.step(retention+time.Second, "chat")
 	h.waitGone("chat")
-	if got := h.store.erasedUIDs(); !slices.Equal(got, []string{uid}) {
-		t.Fatalf("erased %v, want [%s]", got, uid)
-	}
+	h.assertErased(uid)
 }
 
 // spec.terminate terminates for good (Requested) and retention deletes it;
@@ -128,9 +125,7 @@ func TestSessionTerminateRequested(t *testing.T) {
 	}
 	h.step(2*time.Minute, "done")
 	h.waitGone("done")
-	if got := h.store.erasedUIDs(); len(got) != 1 || got[0] != string(s.UID) {
-		t.Fatalf("erased %v", got)
-	}
+	h.assertErased(string(s.UID))
 }
 
 // Deleting a session by hand erases its data; if the store fails, the
@@ -162,9 +157,7 @@ func TestSessionFinalizerErasesData(t *testing.T) {
 	})
 	h.store.setErr(nil)
 	h.waitGone("gone")
-	if got := h.store.erasedUIDs(); len(got) != 1 || got[0] != string(s.UID) {
-		t.Fatalf("erased %v, want [%s]", got, s.UID)
-	}
+	h.assertErased(string(s.UID))
 }
 
 // A session left alone for an hour of fake time, reconciled every fake

@@ -18,9 +18,12 @@ import (
 // patchStatus writes the decided status with one merge patch, and only when
 // it differs from what is stored. The patch carries only the fields that
 // changed, never lastActivityTime or counts, so it cannot undo a concurrent
-// write of the MCP server. A termination is irreversible, so it is sent with
-// the resourceVersion it was decided on: if the MCP server recorded activity
-// in the meantime, the patch fails and the session is decided again.
+// write of the MCP server. A phase change is sent with the resourceVersion it
+// was decided on: if the MCP server recorded activity in the meantime (or
+// the cache had not yet caught up with this controller's previous write),
+// the patch fails instead of suspending an active session, terminating one
+// for good, or repeating a transition and its Event; the newer version is
+// decided again when the watch delivers it.
 func (r *SessionReconciler) patchStatus(ctx context.Context, s *v1alpha1.McpSession, d lifecycle.Decision, set lifecycle.Settings, now time.Time) (bool, error) {
 	orig := s.DeepCopy()
 	applyDecision(s, d, set, now)
@@ -28,7 +31,7 @@ func (r *SessionReconciler) patchStatus(ctx context.Context, s *v1alpha1.McpSess
 		return false, nil
 	}
 	patch := client.MergeFrom(orig)
-	if d.Transitioned() && d.Phase == v1alpha1.PhaseTerminated {
+	if d.Transitioned() {
 		patch = client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
 	}
 	if err := r.Client.Status().Patch(ctx, s, patch); err != nil {
@@ -129,9 +132,6 @@ func transitionMessage(s *v1alpha1.McpSession, d lifecycle.Decision, set lifecyc
 		}
 		return msg
 	default:
-		if s.Spec.Suspend {
-			return "Resumed."
-		}
 		return "Resumed: activity was recorded after the suspension, or spec.suspend was cleared."
 	}
 }
@@ -150,8 +150,10 @@ func (r *SessionReconciler) recordTerminationReason(ctx context.Context, s *v1al
 		s.Annotations = map[string]string{}
 	}
 	s.Annotations[v1alpha1.TerminationReasonAnnotation] = d.Reason
-	if err := r.Client.Patch(ctx, s, client.MergeFrom(orig)); err != nil {
-		if apierrors.IsNotFound(err) {
+	// Locked on the resourceVersion the decision was made on, like the
+	// status patch that follows: a stale cache must not terminate.
+	if err := r.Client.Patch(ctx, s, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return errStale
 		}
 		return fmt.Errorf("record termination reason of session %s/%s: %w", s.Namespace, s.Name, err)

@@ -29,6 +29,16 @@ const (
 	ReasonNotTerminated = "NotTerminated"
 )
 
+// Condition reasons on McpSessionPolicy's Ready condition.
+const (
+	// ReasonValid: the selector parses; the policy applies to the sessions
+	// it selects.
+	ReasonValid = "Valid"
+	// ReasonInvalidSelector: the selector does not parse; the policy selects
+	// nothing until it is fixed.
+	ReasonInvalidSelector = "InvalidSelector"
+)
+
 // Annotations and finalizers of this API.
 const (
 	// StoreFinalizer makes deletion wait until the session's stored data is erased.
@@ -36,6 +46,7 @@ const (
 
 	// TerminationReasonAnnotation records why the operator terminated a session
 	// that spec did not ask to terminate (Expired, QuotaExceeded), so the
-	// decision survives status loss. Set by the controller on status only.
+	// decision survives the loss of status (a backup restored without it).
+	// Set by the controller with a metadata patch; never set it by hand.
 	TerminationReasonAnnotation = "sessions.mcp.dev/termination-reason"
 )

@@ -89,8 +89,8 @@ type EffectiveSettings struct {
 	// +optional
 	Limits SessionLimits `json:"limits,omitempty"`
 
-	// policy is the McpSessionPolicy that supplied settings the spec left
-	// unset, if any.
+	// policy is the highest-priority McpSessionPolicy selecting the session,
+	// if any; it supplies the settings spec leaves unset and the owner quota.
 	// +optional
 	Policy string `json:"policy,omitempty"`
 
