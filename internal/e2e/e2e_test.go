@@ -265,11 +265,16 @@ func TestBadInputOverTheWire(t *testing.T) {
 		}
 	})
 	t.Run("invalid arguments", func(t *testing.T) {
-		text, isErr, err := call(ctx, cs, "add_message", map[string]any{"session_id": 42, "role": []int{1}})
-		if err != nil || !isErr || !strings.Contains(text, "session_id") {
-			t.Fatalf("invalid arguments: err=%v isError=%v text=%q; want a tool error naming session_id", err, isErr, text)
+		// One wrong argument per call, so the error must name that one.
+		for field, value := range map[string]any{"session_id": 42, "role": []int{1}, "content": map[string]int{"x": 1}} {
+			args := map[string]any{"session_id": "after-bad-input", "namespace": ns, "role": "user", "content": "hi"}
+			args[field] = value
+			text, isErr, err := call(ctx, cs, "add_message", args)
+			if err != nil || !isErr || !strings.Contains(text, field) {
+				t.Fatalf("invalid %s: err=%v isError=%v text=%q; want a tool error naming %s", field, err, isErr, text, field)
+			}
 		}
-		text, isErr, err = call(ctx, cs, "create_session", map[string]any{"session_id": "Not A Valid Name!", "namespace": ns})
+		text, isErr, err := call(ctx, cs, "create_session", map[string]any{"session_id": "Not A Valid Name!", "namespace": ns})
 		if err != nil || !isErr || !strings.Contains(strings.ToLower(text), "valid") {
 			t.Fatalf("invalid id: err=%v isError=%v text=%q", err, isErr, text)
 		}
