@@ -87,9 +87,13 @@ func (s *Server) bodyGuard(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if id, method, ok := unknownCall(body); ok && r.Header.Get("Mcp-Protocol-Version") < "2026-07-28" {
-			writeMethodNotFound(w, id, method)
-			return
+		// Only older clients need this; checking the header first spares
+		// every 2026-07-28 call a second parse of its body.
+		if r.Header.Get("Mcp-Protocol-Version") < "2026-07-28" {
+			if id, method, ok := unknownCall(body); ok {
+				writeMethodNotFound(w, id, method)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
