@@ -58,6 +58,31 @@ func BenchmarkAddMessage(b *testing.B) {
 			}
 		})
 	}
+	// The two servers in alternating rounds: the bare ceiling on this
+	// machine moves by 2x between runs minutes apart (other processes, GC,
+	// frequency), so a ratio of two separate runs is mostly noise. The
+	// median of per-round ratios is the figure held to the 0.8 target.
+	b.Run("interleaved/clients=16", func(b *testing.B) {
+		const clients, rounds = 16, 5
+		bareArgs := map[string]any{"session_id": "s", "role": "user", "content": benchContent}
+		bare := openWarm(b, clients, func(int) *mcp.ClientSession { return benchClient(b, bareURL, "") },
+			"noop", func(int) map[string]any { return bareArgs })
+		ours := openWarm(b, clients, func(i int) *mcp.ClientSession { return benchClient(b, env.url, env.tokens[i]) },
+			"add_message", func(int) map[string]any { return env.args })
+		b.ResetTimer()
+		ratios := make([]float64, 0, rounds)
+		for range rounds {
+			pb, _ := measure(b, bare, max(b.N/rounds, clients), "noop", func(int) map[string]any { return bareArgs })
+			po, _ := measure(b, ours, max(b.N/rounds, clients), "add_message", func(int) map[string]any { return env.args })
+			ratios = append(ratios, po/pb)
+		}
+		b.StopTimer()
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], "x-ceiling-median")
+		b.ReportMetric(ratios[0], "x-ceiling-min")
+		b.ReportMetric(ratios[len(ratios)-1], "x-ceiling-max")
+		b.ReportMetric(0, "ns/op")
+	})
 	// The same load with one session per client: what one hot session's
 	// serialised, synced appends cost (see the store's per-session lock).
 	b.Run("add_message_own_session/clients=16", func(b *testing.B) {
@@ -169,28 +194,49 @@ func benchClient(b testing.TB, url, token string) *mcp.ClientSession {
 // sessions and reports calls/s and the p50 and p99 latency.
 func runLoad(b *testing.B, clients int, open func(i int) *mcp.ClientSession, tool string, args func(i int) map[string]any) float64 {
 	b.Helper()
+	sessions := openWarm(b, clients, open, tool, args)
+	b.ResetTimer()
+	perSec, all := measure(b, sessions, b.N, tool, args)
+	b.StopTimer()
+	b.ReportMetric(perSec, "calls/s")
+	b.ReportMetric(ms(all[len(all)*50/100]), "p50-ms")
+	b.ReportMetric(ms(all[min(len(all)-1, len(all)*99/100)]), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+	return perSec
+}
+
+// openWarm opens one client session per client and makes one call on each,
+// so connections and the token and access review caches are warm.
+func openWarm(b *testing.B, clients int, open func(i int) *mcp.ClientSession, tool string, args func(i int) map[string]any) []*mcp.ClientSession {
+	b.Helper()
 	sessions := make([]*mcp.ClientSession, clients)
 	for i := range sessions {
 		sessions[i] = open(i)
-		// Warm up: connection, token review and access review caches.
 		if res := call(b, sessions[i], tool, args(i)); res.IsError {
 			b.Fatalf("%s: %s", tool, text(res))
 		}
 	}
+	return sessions
+}
+
+// measure makes n calls of tool spread over sessions, concurrently, and
+// returns calls/s and the sorted latencies.
+func measure(b *testing.B, sessions []*mcp.ClientSession, n int, tool string, args func(i int) map[string]any) (float64, []time.Duration) {
+	b.Helper()
+	clients := len(sessions)
 	lat := make([][]time.Duration, clients)
 	var wg sync.WaitGroup
-	b.ResetTimer()
 	start := time.Now()
 	for c := range clients {
-		n := b.N / clients
-		if c < b.N%clients {
-			n++
+		k := n / clients
+		if c < n%clients {
+			k++
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat[c] = make([]time.Duration, 0, n)
-			for range n {
+			lat[c] = make([]time.Duration, 0, k)
+			for range k {
 				t0 := time.Now()
 				res, err := sessions[c].CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args(c)})
 				if err != nil || res.IsError {
@@ -203,18 +249,12 @@ func runLoad(b *testing.B, clients int, open func(i int) *mcp.ClientSession, too
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	b.StopTimer()
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	if len(all) == 0 {
 		b.Fatal("no calls completed")
 	}
-	perSec := float64(len(all)) / elapsed.Seconds()
-	b.ReportMetric(perSec, "calls/s")
-	b.ReportMetric(ms(all[len(all)*50/100]), "p50-ms")
-	b.ReportMetric(ms(all[min(len(all)-1, len(all)*99/100)]), "p99-ms")
-	b.ReportMetric(0, "ns/op")
-	return perSec
+	return float64(len(all)) / elapsed.Seconds(), all
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
