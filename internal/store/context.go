@@ -209,27 +209,16 @@ func (s *Store) ContextKeys(ctx context.Context, uid, prefix string) ([]string, 
 }
 
 func (s *Store) scanContext(ctx context.Context, uid, prefix string, fn func(key string, v []byte) error) error {
-	if err := validUID(uid); err != nil {
-		return err
-	}
 	if prefix != "" {
 		if err := validKey(prefix); err != nil {
 			return err
 		}
 	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-	if _, err := readHeader(snap, uid); err != nil {
-		return err
-	}
-	base := len(ctxPrefix(uid))
-	lower := ctxKey(uid, prefix)
-	return scan(ctx, snap, lower, prefixEnd(lower), false, func(k, v []byte) error {
-		return fn(string(k[base:]), v)
+	return s.read(ctx, uid, func(snap *pebble.Snapshot) error {
+		base := len(ctxPrefix(uid))
+		lower := ctxKey(uid, prefix)
+		return scan(ctx, snap, lower, prefixEnd(lower), false, func(k, v []byte) error {
+			return fn(string(k[base:]), v)
+		})
 	})
 }

@@ -98,31 +98,20 @@ func (s *Store) ListDiscoveries(ctx context.Context, uid string, opts ListOption
 }
 
 func (s *Store) listDiscoveries(ctx context.Context, uid string, opts ListOptions) ([]Discovery, error) {
-	if err := validUID(uid); err != nil {
-		return nil, err
-	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-	if _, err := readHeader(snap, uid); err != nil {
-		return nil, err
-	}
 	var out []Discovery
-	p := discPrefix(uid)
-	err = scan(ctx, snap, p, prefixEnd(p), opts.RecentFirst, func(_, v []byte) error {
-		d, err := decodeDiscovery(v)
-		if err != nil {
-			return err
-		}
-		out = append(out, d)
-		if opts.Limit > 0 && len(out) == opts.Limit {
-			return errStop
-		}
-		return nil
+	err := s.read(ctx, uid, func(snap *pebble.Snapshot) error {
+		p := discPrefix(uid)
+		return scan(ctx, snap, p, prefixEnd(p), opts.RecentFirst, func(_, v []byte) error {
+			d, err := decodeDiscovery(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+			if opts.Limit > 0 && len(out) == opts.Limit {
+				return errStop
+			}
+			return nil
+		})
 	})
 	return out, err
 }

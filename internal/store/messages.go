@@ -135,24 +135,13 @@ func (s *Store) Tail(ctx context.Context, uid string, n int) ([]Message, error) 
 }
 
 func (s *Store) scanMessages(ctx context.Context, uid string, lower []byte, reverse bool, fn func(Message) error) error {
-	if err := validUID(uid); err != nil {
-		return err
-	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-	if _, err := readHeader(snap, uid); err != nil {
-		return err
-	}
-	return scan(ctx, snap, lower, prefixEnd(msgPrefix(uid)), reverse, func(_, v []byte) error {
-		m, err := decodeMessage(v)
-		if err != nil {
-			return err
-		}
-		return fn(m)
+	return s.read(ctx, uid, func(snap *pebble.Snapshot) error {
+		return scan(ctx, snap, lower, prefixEnd(msgPrefix(uid)), reverse, func(_, v []byte) error {
+			m, err := decodeMessage(v)
+			if err != nil {
+				return err
+			}
+			return fn(m)
+		})
 	})
 }

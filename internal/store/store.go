@@ -112,6 +112,25 @@ func (s *Store) Close() error {
 }
 
 // begin admits one operation; the returned func ends it.
+// read runs fn on a snapshot of the store after checking uid and that the
+// session exists, so a reader sees one point in time while writers append.
+func (s *Store) read(ctx context.Context, uid string, fn func(snap *pebble.Snapshot) error) error {
+	if err := validUID(uid); err != nil {
+		return err
+	}
+	done, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	if _, err := readHeader(snap, uid); err != nil {
+		return err
+	}
+	return fn(snap)
+}
+
 func (s *Store) begin(ctx context.Context) (func(), error) {
 	s.closeMu.RLock()
 	if s.closed {
