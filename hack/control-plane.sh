@@ -24,10 +24,12 @@ assets="${bin_dir}/k8s/${KUBE_VERSION}-${goos}-${goarch}"
 
 log() { echo "control-plane: $*" >&2; }
 
-build_kube_apiserver() {
+# build_kube BINARY... builds the named commands of k8s.io/kubernetes
+# (kube-apiserver, kubectl) into the cache, in one throwaway build module.
+build_kube() {
   local work; work="$(mktemp -d)"
   trap 'rm -rf "$work"' RETURN
-  log "building kube-apiserver ${KUBE_VERSION} from k8s.io/kubernetes (first time only, about 5 minutes on 2 cores)"
+  log "building $* ${KUBE_VERSION} from k8s.io/kubernetes (first time only, about 5 minutes on 2 cores)"
   (
     cd "$work"
     go mod init control-plane-build >/dev/null 2>&1
@@ -36,29 +38,20 @@ build_kube_apiserver() {
     # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
     # with ./staging paths that do not exist in the module zip; point each one at
     # the published release instead.
-    local gomod
+    local gomod m
     gomod="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/v${KUBE_VERSION}.mod"
     for m in $(grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}'); do
       go mod edit -replace="${m}=${m}@${STAGING_VERSION}"
     done
-    cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
-    GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 || GOFLAGS=-mod=mod go get k8s.io/kubernetes/cmd/kube-apiserver
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$cache/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-    if ! command -v kubectl >/dev/null 2>&1; then
-      log "kubectl not on PATH; building it from the same module"
-      CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$cache/kubectl" k8s.io/kubernetes/cmd/kubectl
-    fi
+    printf '//go:build tools\n\npackage tools\n\nimport (\n' > tools.go
+    for m in "$@"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$m" >> tools.go; done
+    printf ')\n' >> tools.go
+    GOFLAGS=-mod=mod go mod tidy >/dev/null
+    for m in "$@"; do
+      CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$cache/$m.tmp" "k8s.io/kubernetes/cmd/$m"
+      mv "$cache/$m.tmp" "$cache/$m"
+    done
   )
-  mv "$cache/kube-apiserver.tmp" "$cache/kube-apiserver"
 }
 
 build_etcd() {
@@ -88,18 +81,18 @@ GO
 
 mkdir -p "$cache" "$assets"
 [ -x "$cache/etcd" ] || build_etcd
-[ -x "$cache/kube-apiserver" ] || build_kube_apiserver
+# kubectl comes from PATH; only a machine without it gets one built.
+missing=()
+[ -x "$cache/kube-apiserver" ] || missing+=(kube-apiserver)
+if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$cache/kubectl" ]; then missing+=(kubectl); fi
+[ "${#missing[@]}" -eq 0 ] || build_kube "${missing[@]}"
 
 for b in etcd kube-apiserver; do
   ln -sfn "$cache/$b" "$assets/$b"
 done
-if [ -x "$cache/kubectl" ]; then
-  ln -sfn "$cache/kubectl" "$assets/kubectl"
-elif command -v kubectl >/dev/null 2>&1; then
+if command -v kubectl >/dev/null 2>&1; then
   ln -sfn "$(command -v kubectl)" "$assets/kubectl"
 else
-  # kubectl vanished from PATH after the apiserver was cached: build it now.
-  rm -f "$cache/kube-apiserver"; build_kube_apiserver
   ln -sfn "$cache/kubectl" "$assets/kubectl"
 fi
 log "ready: $assets"
