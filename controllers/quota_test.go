@@ -141,21 +141,48 @@ func TestResourceQuotaLimitsSessionCount(t *testing.T) {
 	if err := k8s.Create(ctx, q); err != nil {
 		t.Fatal(err)
 	}
-	q.Status = corev1.ResourceQuotaStatus{
-		Hard: corev1.ResourceList{res: resource.MustParse("2")},
-		Used: corev1.ResourceList{res: resource.MustParse("0")},
-	}
-	if err := k8s.Status().Update(ctx, q); err != nil {
-		t.Fatal(err)
-	}
-
 	mk := func(name string) error {
 		return k8s.Create(ctx, &v1alpha1.McpSession{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})
 	}
-	for _, n := range []string{"s1", "s2"} {
-		if err := mk(n); err != nil {
-			t.Fatalf("create %s within quota: %v", n, err)
+	setHard := func(n string) {
+		t.Helper()
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(q), q); err != nil {
+			t.Fatal(err)
 		}
+		q.Status = corev1.ResourceQuotaStatus{
+			Hard: corev1.ResourceList{res: resource.MustParse(n)},
+			Used: corev1.ResourceList{res: resource.MustParse("0")},
+		}
+		if err := k8s.Status().Update(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The admission plugin reads quotas from its own informer. First prove
+	// it sees this one: with hard 0 a create is refused (a create admitted
+	// before that was not charged, and is removed).
+	setHard("0")
+	eventually(t, "the quota admission plugin to see the quota", func() string {
+		err := mk("probe")
+		if err == nil {
+			_ = k8s.Delete(ctx, &v1alpha1.McpSession{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns}})
+			return "a create was admitted"
+		}
+		if !apierrors.IsForbidden(err) {
+			return err.Error()
+		}
+		return ""
+	})
+	// Then allow two; until the plugin sees the new value it refuses, so
+	// retrying the first create is safe.
+	setHard("2")
+	eventually(t, "the first create within the raised quota", func() string {
+		if err := mk("s1"); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	if err := mk("s2"); err != nil {
+		t.Fatalf("create s2 within quota: %v", err)
 	}
 	err := mk("s3")
 	if !apierrors.IsForbidden(err) {
