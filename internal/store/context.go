@@ -115,13 +115,10 @@ func (s *Store) GetContext(ctx context.Context, uid, key string) (ContextEntry, 
 }
 
 func (s *Store) getContext(ctx context.Context, uid, key string) (ContextEntry, error) {
-	if err := validUID(uid); err != nil {
-		return ContextEntry{}, err
-	}
 	if err := validKey(key); err != nil {
 		return ContextEntry{}, err
 	}
-	done, err := s.begin(ctx)
+	done, err := s.enter(ctx, uid)
 	if err != nil {
 		return ContextEntry{}, err
 	}

@@ -80,10 +80,7 @@ func (s *Store) Export(ctx context.Context, uid string) (*Document, error) {
 }
 
 func (s *Store) export(ctx context.Context, uid string) (*Document, error) {
-	if err := validUID(uid); err != nil {
-		return nil, err
-	}
-	done, err := s.begin(ctx)
+	done, err := s.enter(ctx, uid)
 	if err != nil {
 		return nil, err
 	}

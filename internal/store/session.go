@@ -140,10 +140,7 @@ func (s *Store) Get(ctx context.Context, uid string) (Header, error) {
 }
 
 func (s *Store) get(ctx context.Context, uid string) (Header, error) {
-	if err := validUID(uid); err != nil {
-		return Header{}, err
-	}
-	done, err := s.begin(ctx)
+	done, err := s.enter(ctx, uid)
 	if err != nil {
 		return Header{}, err
 	}
@@ -179,10 +176,7 @@ func (s *Store) Erase(ctx context.Context, uid string) error {
 }
 
 func (s *Store) erase(ctx context.Context, uid string) error {
-	if err := validUID(uid); err != nil {
-		return err
-	}
-	done, err := s.begin(ctx)
+	done, err := s.enter(ctx, uid)
 	if err != nil {
 		return err
 	}

@@ -112,25 +112,6 @@ func (s *Store) Close() error {
 }
 
 // begin admits one operation; the returned func ends it.
-// read runs fn on a snapshot of the store after checking uid and that the
-// session exists, so a reader sees one point in time while writers append.
-func (s *Store) read(ctx context.Context, uid string, fn func(snap *pebble.Snapshot) error) error {
-	if err := validUID(uid); err != nil {
-		return err
-	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-	if _, err := readHeader(snap, uid); err != nil {
-		return err
-	}
-	return fn(snap)
-}
-
 func (s *Store) begin(ctx context.Context) (func(), error) {
 	s.closeMu.RLock()
 	if s.closed {
@@ -142,6 +123,31 @@ func (s *Store) begin(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	return s.closeMu.RUnlock, nil
+}
+
+// enter checks uid, then admits one operation on that session; the returned
+// func ends it.
+func (s *Store) enter(ctx context.Context, uid string) (func(), error) {
+	if err := validUID(uid); err != nil {
+		return nil, err
+	}
+	return s.begin(ctx)
+}
+
+// read runs fn on a snapshot of the store after checking uid and that the
+// session exists, so a reader sees one point in time while writers append.
+func (s *Store) read(ctx context.Context, uid string, fn func(snap *pebble.Snapshot) error) error {
+	done, err := s.enter(ctx, uid)
+	if err != nil {
+		return err
+	}
+	defer done()
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	if _, err := readHeader(snap, uid); err != nil {
+		return err
+	}
+	return fn(snap)
 }
 
 // now is the timestamp for records. Microsecond precision is what the
@@ -199,10 +205,7 @@ func (s *Store) cachedHeader(e *entry, uid string) (*Header, error) {
 // header then commit together, synced (see write). An error from fn refuses
 // the write: nothing is applied and the cached header is unchanged.
 func (s *Store) mutate(ctx context.Context, uid string, fn func(h *Header, b *pebble.Batch, now time.Time) error) error {
-	if err := validUID(uid); err != nil {
-		return err
-	}
-	done, err := s.begin(ctx)
+	done, err := s.enter(ctx, uid)
 	if err != nil {
 		return err
 	}
