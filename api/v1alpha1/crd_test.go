@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,14 +115,8 @@ func TestSamplesApplyCleanly(t *testing.T) {
 	}
 }
 
-func readAll(r interface{ Read([]byte) (int, error) }) string {
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := r.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
+// readAll reads a command's output; a read error only shortens it.
+func readAll(r io.Reader) string {
+	data, _ := io.ReadAll(r)
+	return string(data)
 }

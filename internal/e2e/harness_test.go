@@ -8,6 +8,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -283,14 +284,8 @@ func kubectl(t *testing.T, args ...string) string {
 	return readAll(stdout)
 }
 
-func readAll(r interface{ Read([]byte) (int, error) }) string {
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := r.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
+// readAll reads a command's output; a read error only shortens it.
+func readAll(r io.Reader) string {
+	data, _ := io.ReadAll(r)
+	return string(data)
 }
