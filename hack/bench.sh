@@ -25,6 +25,6 @@ bench() { # package, -bench regexp, -benchtime
   bench ./controllers 'Suspend10k' 1x
   # MCP: add_message over Streamable HTTP with auth vs a bare go-sdk server.
   if ls internal/mcpserver/*_test.go >/dev/null 2>&1 && grep -q '^func BenchmarkAddMessage' internal/mcpserver/*_test.go; then
-    bench ./internal/mcpserver 'AddMessage' 5000x
+    bench ./internal/mcpserver 'AddMessage' 28000x
   fi
 } 2>&1 | tee "$raw" | go run ./hack/benchreport -targets hack/bench-targets.tsv -out "$out"

@@ -57,25 +57,32 @@ func errTerminated(namespace, name string) error {
 // denials verbatim; anything else (apiserver or disk trouble) logged and
 // reported without internals.
 func toolFailure(ctx context.Context, tool string, err error) error {
+	msg, _ := classify(ctx, tool, err)
+	return msg
+}
+
+// classify is toolFailure that also says whether the failure was the
+// server's (internal) rather than the caller's to fix.
+func classify(ctx context.Context, tool string, err error) (_ error, internal bool) {
 	var ue *userError
 	var le *store.LimitError
 	var fb *auth.Forbidden
 	switch {
 	case errors.As(err, &ue):
-		return ue
+		return ue, false
 	case errors.As(err, &le):
-		return userErrorf("%s refused: %s (nothing was written; free space in the session or ask an operator to raise the limit in an McpSessionPolicy)", tool, le.Error())
+		return userErrorf("%s refused: %s (nothing was written; free space in the session or ask an operator to raise the limit in an McpSessionPolicy)", tool, le.Error()), false
 	case errors.As(err, &fb):
-		return userErrorf("%s", fb.Error())
+		return userErrorf("%s", fb.Error()), false
 	case errors.Is(err, store.ErrInvalid):
-		return userErrorf("%s: %s", tool, trimInvalid(err))
+		return userErrorf("%s: %s", tool, trimInvalid(err)), false
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
-		return userErrorf("%s: the Kubernetes API refused the session: %s", tool, err.Error())
+		return userErrorf("%s: the Kubernetes API refused the session: %s", tool, err.Error()), false
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		return userErrorf("%s: the request was cancelled or timed out; retry", tool)
+		return userErrorf("%s: the request was cancelled or timed out; retry", tool), false
 	}
 	log.FromContext(ctx).Error(err, "tool failed", "tool", tool)
-	return userErrorf("%s failed on the server side (%s); retry later, or tell an operator if it persists", tool, internalSummary(err))
+	return userErrorf("%s failed on the server side (%s); retry later, or tell an operator if it persists", tool, internalSummary(err)), true
 }
 
 // trimInvalid keeps the part of a store validation error that describes the

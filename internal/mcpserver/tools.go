@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 
@@ -37,12 +38,22 @@ func tool[In, Out any](s *Server, t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) {
 		panic(fmt.Sprintf("tool %s: input schema: %v", t.Name, err))
 	}
 	t.InputSchema = json.RawMessage(raw)
+	m := newToolMetrics(t.Name)
 	mcp.AddTool(s.mcp, t, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		start := time.Now()
 		res, out, err := h(ctx, req, in)
+		m.duration.Observe(time.Since(start).Seconds())
 		if err != nil {
+			msg, internal := classify(ctx, t.Name, err)
+			if internal {
+				m.failed.Inc()
+			} else {
+				m.refused.Inc()
+			}
 			var zero Out
-			return nil, zero, toolFailure(ctx, t.Name, err)
+			return nil, zero, msg
 		}
+		m.ok.Inc()
 		return res, out, nil
 	})
 }
