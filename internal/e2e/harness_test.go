@@ -23,12 +23,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	v1 "github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 var (
@@ -39,29 +37,18 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1.AddToScheme(scheme))
 	if os.Getenv("MANAGER_BINARY") == "" {
 		fmt.Fprintln(os.Stderr, "MANAGER_BINARY is not set: run `make test-e2e`")
 		os.Exit(1)
 	}
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
+	env, err := testenv.Start(scheme)
 	if err != nil {
-		_ = testEnv.Stop()
-		fmt.Fprintln(os.Stderr, "start control plane:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	testEnv, k8sClient = env.Environment, env.Client
 	code := func() int {
-		defer testEnv.Stop()
-		k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+		defer func() { _ = env.Stop() }()
 		admin, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
