@@ -12,7 +12,7 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 KUBECTL ?= kubectl
 
 GOTEST_FLAGS ?= -count=1 -timeout=30m
-FUZZTIME ?= 10s
+FUZZTIME ?= 20000x
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
