@@ -61,9 +61,9 @@ fuzz: ## Run every fuzz target briefly (FUZZTIME each).
 	@hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: test-e2e
-test-e2e: envtest ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP.
+test-e2e: envtest build-installer ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP; the installer applied and its RBAC used.
 	go build -o $(LOCALBIN)/manager ./cmd
-	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" MANAGER_BINARY=$(LOCALBIN)/manager \
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" MANAGER_BINARY=$(LOCALBIN)/manager INSTALLER=$(CURDIR)/dist/install.yaml \
 		go test -tags e2e $(GOTEST_FLAGS) -v ./internal/e2e/...
 
 .PHONY: conformance

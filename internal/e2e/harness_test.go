@@ -84,6 +84,9 @@ type manager struct {
 	cmd     *exec.Cmd
 	done    chan error
 	log     *os.File
+	// kubeconfig the manager uses (default: the admin's) and the bearer
+	// token MCP clients send (default: none, for --auth=none).
+	kubeconfig, token string
 }
 
 func freeAddr(t *testing.T) string {
@@ -121,7 +124,11 @@ func (m *manager) start() {
 	}
 	m.log = logf
 	m.cmd = exec.Command(os.Getenv("MANAGER_BINARY"), args...)
-	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	kc := m.kubeconfig
+	if kc == "" {
+		kc = kubeconfig
+	}
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kc)
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
 	if err := m.cmd.Start(); err != nil {
 		m.t.Fatalf("start manager: %v", err)
@@ -187,11 +194,27 @@ func (m *manager) kill() {
 	m.cmd = nil
 }
 
+// bearer adds a token to every request of a client.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
 func (m *manager) url() string { return "http://" + m.addr + "/mcp" }
 
 func (m *manager) connect(ctx context.Context) (*mcp.ClientSession, error) {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if m.token != "" {
+		hc.Transport = bearer{token: m.token, next: http.DefaultTransport}
+	}
 	c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "v0"}, nil)
-	return c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: m.url(), HTTPClient: &http.Client{Timeout: 30 * time.Second}}, nil)
+	return c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: m.url(), HTTPClient: hc}, nil)
 }
 
 func (m *manager) client(t *testing.T) *mcp.ClientSession {
