@@ -194,24 +194,12 @@ func (m *manager) kill() {
 	m.cmd = nil
 }
 
-// bearer adds a token to every request of a client.
-type bearer struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
-}
-
 func (m *manager) url() string { return "http://" + m.addr + "/mcp" }
 
 func (m *manager) connect(ctx context.Context) (*mcp.ClientSession, error) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	if m.token != "" {
-		hc.Transport = bearer{token: m.token, next: http.DefaultTransport}
+		hc.Transport = testenv.Bearer(m.token, http.DefaultTransport)
 	}
 	c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "v0"}, nil)
 	return c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: m.url(), HTTPClient: hc}, nil)

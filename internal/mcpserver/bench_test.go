@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // The benchmarks measure add_message over real Streamable HTTP with the
@@ -193,7 +194,7 @@ func benchClient(b testing.TB, url, token string) *mcp.ClientSession {
 	b.Helper()
 	var rt http.RoundTripper = benchTransport
 	if token != "" {
-		rt = bearer{token: token, next: benchTransport}
+		rt = testenv.Bearer(token, benchTransport)
 	}
 	c := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "v0"}, nil)
 	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: rt}, MaxRetries: -1}, nil)

@@ -170,18 +170,6 @@ func serveHTTP(t testing.TB, s *Server) string {
 	return "http://" + ln.Addr().String() + "/mcp"
 }
 
-// bearer adds a token to every request of a client.
-type bearer struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
-}
-
 type clientOpts struct {
 	token    string
 	version  string
@@ -193,7 +181,7 @@ func connect(t testing.TB, url string, o clientOpts) *mcp.ClientSession {
 	t.Helper()
 	hc := &http.Client{Timeout: 60 * time.Second}
 	if o.token != "" {
-		hc.Transport = bearer{token: o.token, next: http.DefaultTransport}
+		hc.Transport = testenv.Bearer(o.token, http.DefaultTransport)
 	}
 	copts := &mcp.ClientOptions{}
 	if o.onUpdate != nil {
@@ -300,7 +288,7 @@ func mcpClient() *mcp.Client {
 func streamable(url, token string) *mcp.StreamableClientTransport {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	if token != "" {
-		hc.Transport = bearer{token: token, next: http.DefaultTransport}
+		hc.Transport = testenv.Bearer(token, http.DefaultTransport)
 	}
 	return &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc, MaxRetries: -1}
 }

@@ -1,8 +1,9 @@
-// Package testenv starts the control plane every integration test of the
-// project runs against: a real etcd and kube-apiserver (envtest, with the
-// binaries hack/control-plane.sh builds, found through KUBEBUILDER_ASSETS)
-// with the project's CRDs installed, and a client that reads what the
-// apiserver holds.
+// Package testenv is what the project's integration tests share: the
+// control plane they run against (a real etcd and kube-apiserver from
+// envtest, with the binaries hack/control-plane.sh builds, found through
+// KUBEBUILDER_ASSETS, and the project's CRDs installed) with a client that
+// reads what the apiserver holds, and the bearer-token transport their MCP
+// clients authenticate with.
 package testenv
 
 import (
