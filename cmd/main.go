@@ -64,6 +64,7 @@ func main() {
 		allowedOrigins       string
 		mcpSync              time.Duration
 		mcpMaxBody           int64
+		walMinSync           time.Duration
 	)
 	defaults := lifecycle.DefaultDefaults()
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
@@ -73,6 +74,7 @@ func main() {
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; in a cluster it defaults to the pod's own namespace, outside one it must be set.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	flag.StringVar(&dataDir, "data-dir", "/data", "Folder of the session store (the PVC's mount in a cluster).")
+	flag.DurationVar(&walMinSync, "store-wal-min-sync-interval", 0, "Group-commit window: the shortest time between two WAL fsyncs. 0 syncs at once; a window (e.g. 1ms) lets many concurrent writers share fsyncs at the cost of up to the window of latency on every write.")
 	flag.DurationVar(&defaults.IdleTimeout, "default-idle-timeout", defaults.IdleTimeout, "Suspend sessions idle this long when neither the session nor a policy says otherwise (0: never).")
 	flag.DurationVar(&defaults.TTL, "default-ttl", defaults.TTL, "Terminate (Expired) sessions idle this long when neither the session nor a policy says otherwise (0: never).")
 	flag.DurationVar(&defaults.Retention, "default-retention", defaults.Retention, "Delete terminated sessions after this long when neither the session nor a policy says otherwise (0: keep).")
@@ -108,7 +110,11 @@ func main() {
 		}
 	}
 
-	st, err := store.Open(dataDir, store.Options{})
+	if walMinSync < 0 {
+		setupLog.Error(fmt.Errorf("--store-wal-min-sync-interval must not be negative, got %s", walMinSync), "invalid flags")
+		os.Exit(2)
+	}
+	st, err := store.Open(dataDir, store.Options{WALMinSyncInterval: walMinSync})
 	if err != nil {
 		setupLog.Error(err, "unable to open the session store", "dataDir", dataDir)
 		os.Exit(1)

@@ -32,6 +32,14 @@ type Options struct {
 	// MemTableSize is Pebble's memtable size in bytes (default
 	// DefaultMemTableSize).
 	MemTableSize uint64
+	// WALMinSyncInterval is the shortest time between two WAL fsyncs
+	// (Pebble's group-commit window); zero, the default, syncs as soon as
+	// a write asks. A window makes writes that arrive within it share one
+	// fsync, which saves CPU when many clients write at once, but every
+	// write, even a lone one, then waits up to the window for its fsync.
+	// A write is acknowledged only after the fsync that covers it either
+	// way. docs/benchmarks.md has measurements.
+	WALMinSyncInterval time.Duration
 	// Logger receives Pebble's log output (default: Pebble's, via the
 	// standard log package).
 	Logger pebble.Logger
@@ -88,6 +96,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             opts.Logger,
 		FS:                 opts.fs,
+	}
+	if d := opts.WALMinSyncInterval; d > 0 {
+		po.WALMinSyncInterval = func() time.Duration { return d }
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
