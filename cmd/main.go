@@ -109,11 +109,11 @@ func main() {
 			os.Exit(2)
 		}
 	}
-
 	if walMinSync < 0 {
 		setupLog.Error(fmt.Errorf("--store-wal-min-sync-interval must not be negative, got %s", walMinSync), "invalid flags")
 		os.Exit(2)
 	}
+
 	st, err := store.Open(dataDir, store.Options{WALMinSyncInterval: walMinSync})
 	if err != nil {
 		setupLog.Error(err, "unable to open the session store", "dataDir", dataDir)

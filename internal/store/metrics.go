@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -40,11 +42,11 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	c.s.closeMu.RLock()
-	defer c.s.closeMu.RUnlock()
-	if c.s.closed {
-		return
+	done, err := c.s.begin(context.Background())
+	if err != nil {
+		return // closed
 	}
+	defer done()
 	m := c.s.db.Metrics()
 	ch <- prometheus.MustNewConstMetric(descDiskUsage, prometheus.GaugeValue, float64(m.DiskSpaceUsage()))
 	ch <- prometheus.MustNewConstMetric(descWALBytes, prometheus.CounterValue, float64(m.WAL.BytesWritten))
