@@ -86,6 +86,26 @@ dev: manifests envtest ## Run everything locally: control plane, CRDs, manager, 
 demo: ## Play the tutorial's three-day debugging story against `make dev` over MCP.
 	go run ./hack/demo
 
+##@ One-node cluster (real pods, no kind; root)
+
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+
+.PHONY: cluster
+cluster: ## Start a one-node Kubernetes cluster with real pods on this machine; prints its KUBECONFIG.
+	CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the one-node cluster and restore the machine as it was.
+	CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster.sh down
+
+.PHONY: cluster-load
+cluster-load: image ## Load the operator's image (make image) into the one-node cluster's node.
+	CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster.sh load dist/image.tar
+
+.PHONY: test-cluster
+test-cluster: build-installer ## The operator as users run it: image, installer, real pods, agent pod, failover, upgrade.
+	CLUSTER_DIR=$(CLUSTER_DIR) IMG=$(IMG) VERSION=$(VERSION) hack/test-cluster.sh
+
 ##@ Build
 
 .PHONY: build
