@@ -85,12 +85,12 @@ func (l *layout) path(elem ...string) string {
 	return filepath.Join(append([]string{l.Dir}, elem...)...)
 }
 
-func (l *layout) bin(name string) string     { return filepath.Join(l.Assets, name) }
-func (l *layout) kubeconfig() string         { return l.path("kubeconfig") }
-func (l *layout) containerdSocket() string   { return l.path("run", "containerd.sock") }
-func (l *layout) kubeletRoot() string        { return l.path("kubelet") }
-func (l *layout) apiServerURL() string       { return fmt.Sprintf("https://%s:%d", l.NodeIP, apiPort) }
-func (l *layout) etcdURL() string            { return fmt.Sprintf("http://127.0.0.1:%d", etcdPort) }
+func (l *layout) bin(name string) string   { return filepath.Join(l.Assets, name) }
+func (l *layout) kubeconfig() string       { return l.path("kubeconfig") }
+func (l *layout) containerdSocket() string { return l.path("run", "containerd.sock") }
+func (l *layout) kubeletRoot() string      { return l.path("kubelet") }
+func (l *layout) apiServerURL() string     { return fmt.Sprintf("https://%s:%d", l.NodeIP, apiPort) }
+func (l *layout) etcdURL() string          { return fmt.Sprintf("http://127.0.0.1:%d", etcdPort) }
 func (l *layout) componentKubeconfig(name string) string {
 	return l.path("pki", name+".kubeconfig")
 }

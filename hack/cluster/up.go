@@ -65,10 +65,10 @@ func up(ctx context.Context, l *layout) error {
 	}
 	v := configValues(l)
 	for path, t := range map[string]*template.Template{
-		l.path("containerd", "config.toml"): containerdConfig,
+		l.path("containerd", "config.toml"):               containerdConfig,
 		l.path("cni", "net.d", "10-mcp-cluster.conflist"): cniConfig,
-		l.path("kubelet.yaml"): kubeletConfig,
-		l.path("kube-proxy.yaml"): proxyConfig,
+		l.path("kubelet.yaml"):                            kubeletConfig,
+		l.path("kube-proxy.yaml"):                         proxyConfig,
 	} {
 		if err := writeTemplate(path, t, v); err != nil {
 			return err
