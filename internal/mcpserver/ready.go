@@ -13,10 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 )
 
-// ReadyPath is where the MCP listener answers whether it can serve: 200
-// while its store is open, 503 once the store is closed. It needs no token
-// (it tells nothing about sessions), so the manager's readiness check and
-// load balancers can call it.
+// ReadyPath is where the MCP listener answers GET (and HEAD) whether it can
+// serve: 200 while its store is open, 503 once the store is closed. It
+// needs no token (it tells nothing about sessions), so the manager's
+// readiness check and load balancers can call it.
 const ReadyPath = "/readyz"
 
 // readyTimeout bounds the readiness check's request to the MCP listener,

@@ -107,7 +107,7 @@ func (s *Server) Handler() http.Handler {
 		h = s.originGuard(h)
 		mux := http.NewServeMux()
 		mux.Handle("/mcp", h)
-		mux.HandleFunc(ReadyPath, s.serveReady)
+		mux.HandleFunc("GET "+ReadyPath, s.serveReady)
 		s.handler = mux
 	})
 	return s.handler
