@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -29,6 +30,7 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/mcpserver"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
 )
 
 var (
@@ -42,6 +44,12 @@ func init() {
 }
 
 func main() {
+	if wantsVersion(os.Args[1:]) {
+		// Before anything that could fail: no flag values, store or
+		// kubeconfig are looked at.
+		fmt.Println(version.String())
+		return
+	}
 	if len(os.Args) > 1 && (os.Args[1] == "export" || os.Args[1] == "import") {
 		if err := runTransfer(os.Args[1], os.Args[2:], os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
@@ -85,6 +93,8 @@ func main() {
 	flag.DurationVar(&mcpSync, "mcp-status-sync-interval", mcpserver.DefaultSyncInterval, "Most often a session's status counts and lastActivityTime are written.")
 	flag.Int64Var(&mcpMaxBody, "mcp-max-body-bytes", mcpserver.DefaultMaxBodyBytes, "Largest MCP request body accepted (413 beyond).")
 	flag.StringVar(&allowedOrigins, "mcp-allowed-origins", "", "Comma-separated browser origins allowed to call the MCP server besides loopback and the server's own host.")
+	// Handled by wantsVersion before parsing; declared so --help lists it.
+	flag.Bool("version", false, "Print the version and build information, then exit (also: manager version).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -138,7 +148,10 @@ func main() {
 
 	// Served on the manager's metrics endpoint with the controllers' and
 	// the MCP server's series.
-	metrics.Registry.MustRegister(st.Collector())
+	if err := registerMetrics(metrics.Registry, st); err != nil {
+		setupLog.Error(err, "unable to register metrics")
+		os.Exit(1)
+	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
@@ -159,24 +172,29 @@ func main() {
 		os.Exit(1)
 	}
 
-	if err := addMCPServer(mgr, st, defaults, mcpserver.Options{
+	srv, err := addMCPServer(mgr, st, defaults, mcpserver.Options{
 		Addr: mcpAddr, AuthMode: mcpserver.AuthMode(authMode),
 		SyncInterval: mcpSync, MaxBodyBytes: mcpMaxBody, AllowedOrigins: splitList(allowedOrigins),
-	}, audience); err != nil {
+	}, audience)
+	if err != nil {
 		setupLog.Error(err, "unable to set up the MCP server")
 		os.Exit(1)
 	}
 
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+	// Liveness is a plain ping: the probe server only starts once the store
+	// is open (the startup probe covers that), and a busy store must not
+	// get the pod restarted. Readiness asks the MCP listener, which answers
+	// only while it serves and its store is open.
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		setupLog.Error(err, "unable to set up health check")
 		os.Exit(1)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := mgr.AddReadyzCheck("mcp", srv.ReadyzCheck()); err != nil {
 		setupLog.Error(err, "unable to set up ready check")
 		os.Exit(1)
 	}
 
-	setupLog.Info("starting manager", "dataDir", dataDir)
+	setupLog.Info("starting manager", "version", version.Get().Version, "revision", version.Get().Revision, "dataDir", dataDir)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "manager exited with error")
 		_ = st.Close()
@@ -185,23 +203,53 @@ func main() {
 }
 
 // addMCPServer runs the MCP server as a manager Runnable sharing the
-// manager's cache, client and store.
-func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults, opts mcpserver.Options, audience string) error {
+// manager's cache, client and store. It is not leader-elected: every
+// replica serves MCP.
+func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults, opts mcpserver.Options, audience string) (*mcpserver.Server, error) {
 	opts.Client, opts.APIReader, opts.Informers = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache()
 	opts.Store, opts.Defaults = st, &defaults
 	if opts.AuthMode == mcpserver.AuthKubernetes {
 		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
 		if err != nil {
-			return fmt.Errorf("clientset for access reviews: %w", err)
+			return nil, fmt.Errorf("clientset for access reviews: %w", err)
 		}
 		opts.Authenticator = auth.NewTokenAuthenticator(cs.AuthenticationV1().TokenReviews(), []string{audience}, mcpserver.DefaultAuthCacheTTL)
 		opts.Authorizer = auth.NewAuthorizer(cs.AuthorizationV1().SubjectAccessReviews(), mcpserver.DefaultAuthCacheTTL)
 	}
 	srv, err := mcpserver.New(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return mgr.Add(srv)
+	return srv, mgr.Add(srv)
+}
+
+// registerMetrics adds the store's health and the build information to reg
+// (controller-runtime's registry in the manager), beside the series the
+// controllers and the MCP server register themselves.
+func registerMetrics(reg prometheus.Registerer, st *store.Store) error {
+	for _, c := range []prometheus.Collector{st.Collector(), version.Collector()} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wantsVersion reports whether the command line asks for the version:
+// `manager version`, or --version (-version) anywhere before a "--".
+func wantsVersion(args []string) bool {
+	if len(args) > 0 && args[0] == "version" {
+		return true
+	}
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--version", "-version", "--version=true", "-version=true":
+			return true
+		}
+	}
+	return false
 }
 
 // serveStdio serves MCP on stdin/stdout against the local store until stdin

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -39,6 +40,10 @@ type Server struct {
 
 	// stored holds the UIDs known to have data in the store (see ensureData).
 	stored sync.Map
+
+	// readyURL is ReadyPath on the listener while serve serves it, nil
+	// before and from shutdown on (see ReadyzCheck).
+	readyURL atomic.Pointer[string]
 }
 
 var (
@@ -86,7 +91,7 @@ func (s *Server) NeedLeaderElection() bool { return false }
 
 // Handler is the HTTP handler of the MCP endpoint and its guards (origin
 // check, authentication, body limit), for tests and for embedding; Start
-// serves it at /mcp.
+// serves it at /mcp, with the unauthenticated ReadyPath beside it.
 func (s *Server) Handler() http.Handler {
 	s.handlerOnce.Do(func() {
 		sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
@@ -102,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 		h = s.originGuard(h)
 		mux := http.NewServeMux()
 		mux.Handle("/mcp", h)
+		mux.HandleFunc("GET "+ReadyPath, s.serveReady)
 		s.handler = mux
 	})
 	return s.handler
@@ -138,6 +144,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	ready := readyURL(ln.Addr())
+	s.readyURL.Store(&ready)
 	s.log.Info("serving MCP over Streamable HTTP", "addr", ln.Addr().String(), "path", "/mcp", "auth", s.opts.AuthMode)
 
 	var serveErr error
@@ -145,6 +153,9 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	// Not ready from here on, so the replica leaves the Service before
+	// its listener closes.
+	s.readyURL.Store(nil)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Listening requests (subscriptions/listen) never finish by themselves:
