@@ -37,7 +37,7 @@ packages() {
 tools() {
   cd "$root"
   go build -o "$bin/cluster" ./hack/cluster
-  go build -o "$bin/image" ./hack/image
+  go build -o "$bin/image-tool" ./hack/image
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/pause" ./hack/cluster/pause
 }
 
@@ -47,7 +47,7 @@ case "$cmd" in
     packages
     assets="$("$root/hack/control-plane.sh" --node "$bin")"
     tools
-    exec "$bin/cluster" up --dir "$dir" --assets "$assets" --image-tool "$bin/image" --pause "$bin/pause" "$@"
+    exec "$bin/cluster" up --dir "$dir" --assets "$assets" --image-tool "$bin/image-tool" --pause "$bin/pause" "$@"
     ;;
   down | check | load)
     [ -x "$bin/cluster" ] || (cd "$root" && go build -o "$bin/cluster" ./hack/cluster)

@@ -47,8 +47,8 @@ make image IMG="$IMG" VERSION="$VERSION"
 make image IMG="$upgrade_img" VERSION="$upgrade_version" IMAGE_TAR=dist/image-upgrade.tar
 mkdir -p "$bin/agent"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/agent/demo" ./hack/demo
-go build -o "$bin/image" ./hack/image
-"$bin/image" --binary "$bin/agent/demo" --tag "$agent_img" --out "$bin/agent/image.tar" >/dev/null
+go build -o "$bin/image-tool" ./hack/image
+"$bin/image-tool" --binary "$bin/agent/demo" --tag "$agent_img" --out "$bin/agent/image.tar" >/dev/null
 phase "images: operator, upgrade tag, agent"
 
 cluster_up=true

@@ -10,14 +10,16 @@ import (
 	"strings"
 )
 
-// The cluster's fixed addresses. Every range is a documentation block
+// The cluster's fixed addresses. Every range is in a documentation block
 // (RFC 5737), so nothing the cluster sends can leave for a real network:
-// pods on a bridge in 203.0.113.0/24, Services in 198.51.100.0/24.
+// pods on a bridge in 198.51.100.128/25, Services in 198.51.100.0/25. Not
+// 203.0.113.0/24: this machine reaches its package proxies at an address in
+// that block, which a pod route over it would cut off (up checks).
 const (
 	nodeName      = "mcp-node"
-	podCIDR       = "203.0.113.0/24"
-	podGateway    = "203.0.113.1"
-	serviceCIDR   = "198.51.100.0/24"
+	podCIDR       = "198.51.100.128/25"
+	podGateway    = "198.51.100.129"
+	serviceCIDR   = "198.51.100.0/25"
 	apiServiceIP  = "198.51.100.1"
 	dnsServiceIP  = "198.51.100.10"
 	clusterDomain = "cluster.local"

@@ -19,8 +19,9 @@ type snapshot struct {
 	Sysctls map[string]string `json:"sysctls"`
 	// Mounts are the mount points of this mount namespace.
 	Mounts []string `json:"mounts"`
-	// Links are the network interfaces.
-	Links []string `json:"links"`
+	// Links are the network interfaces; Routes, every route of every table.
+	Links  []string `json:"links"`
+	Routes []string `json:"routes"`
 	// NFT lists "family table" and "family table chain" of the nftables
 	// ruleset (iptables-nft writes there); IptablesLegacy, the legacy
 	// tables' chains.
@@ -70,6 +71,9 @@ func takeSnapshot() (*snapshot, error) {
 	}
 	if s.Links, err = links(); err != nil {
 		return nil, fmt.Errorf("links: %w", err)
+	}
+	if s.Routes, err = routes(); err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
 	}
 	if s.NFT, err = nftObjects(); err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
@@ -175,6 +179,23 @@ func links() ([]string, error) {
 	for _, e := range es {
 		out = append(out, e.Name())
 	}
+	return out, nil
+}
+
+func routes() ([]string, error) {
+	var out []string
+	for _, family := range []string{"-4", "-6"} {
+		b, err := exec.Command("ip", family, "-o", "route", "show", "table", "all").Output()
+		if err != nil {
+			return nil, fmt.Errorf("ip %s route: %w", family, err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if line = strings.Join(strings.Fields(line), " "); line != "" {
+				out = append(out, line)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out, nil
 }
 
@@ -287,6 +308,7 @@ func (s *snapshot) diff(now *snapshot) []string {
 	}
 	d = append(d, setDiff("mount", s.Mounts, now.Mounts)...)
 	d = append(d, setDiff("link", s.Links, now.Links)...)
+	d = append(d, setDiff("route", s.Routes, now.Routes)...)
 	d = append(d, setDiff("nftables", s.NFT, now.NFT)...)
 	d = append(d, setDiff("iptables-legacy", s.IptablesLegacy, now.IptablesLegacy)...)
 	d = append(d, setDiff("nfacct", s.NFAcct, now.NFAcct)...)

@@ -31,6 +31,9 @@ func up(ctx context.Context, l *layout) error {
 			return fmt.Errorf("%s is missing (hack/cluster.sh installs the Debian packages): %w", tool, err)
 		}
 	}
+	if err := checkRanges(l.NodeIP); err != nil {
+		return err
+	}
 	if old, err := readState(l.Dir); err == nil {
 		for _, d := range old.Daemons {
 			if d.alive() {

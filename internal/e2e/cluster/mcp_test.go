@@ -98,6 +98,7 @@ type writer struct {
 	acked    []string
 	ackTimes []time.Time
 	failures int
+	lastErr  error
 }
 
 func (w *writer) run(ctx context.Context) {
@@ -111,7 +112,7 @@ func (w *writer) run(ctx context.Context) {
 		if cs == nil {
 			var err error
 			if cs, err = connect(ctx, w.url, w.token); err != nil {
-				w.fail()
+				w.fail(err)
 				cs = nil
 				time.Sleep(100 * time.Millisecond)
 				continue
@@ -121,7 +122,7 @@ func (w *writer) run(ctx context.Context) {
 		// have been stored, and must not be confused with a later one.
 		content := fmt.Sprintf("write %d", n)
 		if _, err := call(ctx, cs, "add_message", map[string]any{"session_id": w.session, "namespace": w.ns, "role": "user", "content": content}); err != nil {
-			w.fail()
+			w.fail(err)
 			cs.Close()
 			cs = nil
 			time.Sleep(100 * time.Millisecond)
@@ -134,10 +135,17 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
-func (w *writer) fail() {
+func (w *writer) fail(err error) {
 	w.mu.Lock()
 	w.failures++
+	w.lastErr = err
 	w.mu.Unlock()
+}
+
+func (w *writer) status() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Sprintf("%d acknowledged, %d failed attempts, the last: %v", len(w.acked), w.failures, w.lastErr)
 }
 
 func (w *writer) count() int {

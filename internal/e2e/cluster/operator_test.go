@@ -284,7 +284,7 @@ func (h *harness) writeThrough(url, token, session string, disrupt func()) time.
 		deadline := time.Now().Add(3 * time.Minute)
 		for w.count() < n {
 			if time.Now().After(deadline) {
-				h.t.Fatalf("%s: only %d writes acknowledged, want %d\n%s", what, w.count(), n, h.describeOperator())
+				h.t.Fatalf("%s: want %d writes acknowledged, have %s\n%s", what, n, w.status(), h.describeOperator())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -298,12 +298,15 @@ func (h *harness) writeThrough(url, token, session string, disrupt func()) time.
 	gap := w.longestGap(mark)
 
 	doc := h.mustCall(url, token, "export_session", map[string]any{"session_id": session, "namespace": agentNamespace})
-	var d struct {
-		History []struct{ Content string } `json:"conversation_history"`
+	var exported struct {
+		Document struct {
+			History []struct{ Content string } `json:"conversation_history"`
+		} `json:"document"`
 	}
-	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+	if err := json.Unmarshal([]byte(doc), &exported); err != nil {
 		h.t.Fatalf("export_session: %v\n%s", err, doc)
 	}
+	d := exported.Document
 	stored := map[string]int{}
 	for i, m := range d.History {
 		stored[m.Content] = i
