@@ -17,53 +17,63 @@ upgrade_version="${VERSION}-upgrade"
 upgrade_img="${IMG%:*}:${upgrade_version}"
 agent_img="localhost/mcp-cluster/agent:test"
 
+# begin NAME starts a phase; the previous one ends with it.
+# One cluster per machine: wait for another test-cluster run (from another
+# clone) to finish. The lock is on /run itself, so nothing is left behind.
+exec 9</run
+if ! flock -n 9; then
+  echo "test-cluster: another make test-cluster runs on this machine; waiting for it" >&2
+  flock 9
+fi
+
 phases=()
 started=$(date +%s)
-last=$started
-phase() {
+current=""
+since=$started
+begin() {
   local now; now=$(date +%s)
-  phases+=("$(printf '%-52s %5ss' "$1" "$((now - last))")")
-  last=$now
+  [ -z "$current" ] || phases+=("$(printf '%-56s %5ss' "$current" "$((now - since))")")
+  current="$1"
+  since=$now
 }
 report() {
   echo
   echo "make test-cluster, by phase:"
   for p in "${phases[@]}"; do echo "  $p"; done
-  echo "  $(printf '%-52s %5ss' total "$(( $(date +%s) - started ))")"
+  echo "  $(printf '%-56s %5ss' total "$(( $(date +%s) - started ))")"
 }
 
 cluster_up=false
 finish() {
   status=$?
+  [ "$status" -eq 0 ] || current="$current (FAILED)"
   if $cluster_up; then
-    if hack/cluster.sh down; then phase "make cluster-down (machine compared: unchanged)"; else status=1; fi
+    begin "make cluster-down (stops it, restores the machine, compares)"
+    hack/cluster.sh down || { status=1; current="$current (FAILED)"; }
   fi
+  begin ""
   report
   exit "$status"
 }
 trap finish EXIT
 
+begin "images: the operator, an upgrade version, the agent"
 make image IMG="$IMG" VERSION="$VERSION"
 make image IMG="$upgrade_img" VERSION="$upgrade_version" IMAGE_TAR=dist/image-upgrade.tar
 mkdir -p "$bin/agent"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/agent/demo" ./hack/demo
 go build -o "$bin/image-tool" ./hack/image
 "$bin/image-tool" --binary "$bin/agent/demo" --tag "$agent_img" --out "$bin/agent/image.tar" >/dev/null
-phase "images: operator, upgrade tag, agent"
 
+begin "make cluster"
+hack/cluster.sh up   # tears itself down if it fails
 cluster_up=true
-hack/cluster.sh up
-phase "make cluster"
+begin "images loaded into the node"
 hack/cluster.sh load dist/image.tar dist/image-upgrade.tar "$bin/agent/image.tar"
-phase "images loaded into the node"
+begin "tests (internal/e2e/cluster)"
 
 assets="$(hack/control-plane.sh --node "$bin")"
 KUBECONFIG="$CLUSTER_DIR/kubeconfig" KUBECTL="$assets/kubectl" \
   INSTALLER="$root/dist/install.yaml" IMG="$IMG" IMAGE_TAR="$root/dist/image.tar" \
   UPGRADE_IMG="$upgrade_img" UPGRADE_IMAGE_TAR="$root/dist/image-upgrade.tar" AGENT_IMG="$agent_img" AGENT_SAMPLE="$root/config/samples/agent_serviceaccount.yaml" \
   go test -tags cluster -count=1 -timeout 40m -v ./internal/e2e/cluster/
-phase "tests (internal/e2e/cluster)"
-
-cluster_up=false
-hack/cluster.sh down
-phase "make cluster-down (machine compared: unchanged)"

@@ -91,6 +91,7 @@ func down(dir string) error {
 	if err := os.Remove(statePath(dir)); err != nil {
 		return err
 	}
+	releaseMachine(dir)
 	fmt.Println("cluster: stopped; the machine is as it was before `make cluster` (logs kept in " + l.path("logs") + ")")
 	return nil
 }

@@ -45,6 +45,9 @@ func up(ctx context.Context, l *layout) error {
 			return fmt.Errorf("cleaning up the earlier cluster: %w", err)
 		}
 	}
+	if err := claimMachine(l.Dir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return err
 	}
