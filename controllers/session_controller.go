@@ -126,7 +126,7 @@ func (r *SessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.Client.List(ctx, policies, client.InNamespace(s.Namespace)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list policies for session %s: %w", req.NamespacedName, err)
 	}
-	set := lifecycle.Resolve(s.Spec, lifecycle.SelectPolicy(s.Labels, policies.Items), r.Defaults)
+	set := lifecycle.SettingsFor(s.Labels, s.Spec, policies.Items, r.Defaults)
 	overQuota, err := r.overQuota(ctx, now, s, set, policies.Items)
 	if err != nil {
 		return ctrl.Result{}, err
