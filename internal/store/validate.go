@@ -30,10 +30,6 @@ var validRoles = map[string]bool{"user": true, "assistant": true, "system": true
 // tutorial (discovery.get("relevance", 1.0)).
 const DefaultRelevance = 1.0
 
-// relevanceLabels lets an imported document use words instead of the
-// tutorial's numbers; they map onto the same 0..1 scale.
-var relevanceLabels = map[string]float64{"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
-
 // validUID accepts the characters of Kubernetes UIDs and similar opaque ids.
 // '/' in particular is refused: it would let one session's key prefix cover
 // another session.
