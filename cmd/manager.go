@@ -1,11 +1,8 @@
-// Command manager runs the mcp-session-operator: the McpSession lifecycle
-// controllers, the session store on the data volume and the MCP server, in one
-// process so the finalizer that erases a session and the server that writes it
-// share one open database.
 package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -41,14 +38,10 @@ func init() {
 	utilruntime.Must(sessionsv1alpha1.AddToScheme(scheme))
 }
 
-func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "export" || os.Args[1] == "import") {
-		if err := runTransfer(os.Args[1], os.Args[2:], os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
-			os.Exit(1)
-		}
-		return
-	}
+// runManager runs the operator until a signal ends it: parse the flags,
+// open the store, start the controllers and the MCP server (or MCP over
+// stdio without Kubernetes). The store is closed on every way out.
+func runManager(args []string) (err error) {
 	var (
 		metricsAddr          string
 		probeAddr            string
@@ -67,27 +60,43 @@ func main() {
 		walMinSync           time.Duration
 	)
 	defaults := lifecycle.DefaultDefaults()
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS, authenticated and authorised against the apiserver.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so only one manager reconciles at a time.")
-	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; in a cluster it defaults to the pod's own namespace, outside one it must be set.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
-	flag.StringVar(&dataDir, "data-dir", "/data", "Folder of the session store (the PVC's mount in a cluster).")
-	flag.DurationVar(&walMinSync, "store-wal-min-sync-interval", 0, "Group-commit window: the shortest time between two WAL fsyncs. 0 syncs at once; a window (e.g. 1ms) lets many concurrent writers share fsyncs at the cost of up to the window of latency on every write.")
-	flag.DurationVar(&defaults.IdleTimeout, "default-idle-timeout", defaults.IdleTimeout, "Suspend sessions idle this long when neither the session nor a policy says otherwise (0: never).")
-	flag.DurationVar(&defaults.TTL, "default-ttl", defaults.TTL, "Terminate (Expired) sessions idle this long when neither the session nor a policy says otherwise (0: never).")
-	flag.DurationVar(&defaults.Retention, "default-retention", defaults.Retention, "Delete terminated sessions after this long when neither the session nor a policy says otherwise (0: keep).")
-	flag.StringVar(&mcpAddr, "mcp-bind-address", mcpserver.DefaultAddr, "Address the MCP server (Streamable HTTP, path /mcp) binds to.")
-	flag.BoolVar(&mcpStdio, "mcp-stdio", false, "Serve MCP over stdin/stdout against --data-dir without Kubernetes (for a desktop MCP client).")
-	flag.StringVar(&authMode, "auth", string(mcpserver.AuthKubernetes), "MCP authentication: kubernetes (TokenReview + SubjectAccessReview) or none (only with a loopback --mcp-bind-address).")
-	flag.StringVar(&audience, "mcp-token-audience", mcpserver.DefaultAudience, "Audience MCP bearer tokens must be issued for.")
-	flag.DurationVar(&mcpSync, "mcp-status-sync-interval", mcpserver.DefaultSyncInterval, "Most often a session's status counts and lastActivityTime are written.")
-	flag.Int64Var(&mcpMaxBody, "mcp-max-body-bytes", mcpserver.DefaultMaxBodyBytes, "Largest MCP request body accepted (413 beyond).")
-	flag.StringVar(&allowedOrigins, "mcp-allowed-origins", "", "Comma-separated browser origins allowed to call the MCP server besides loopback and the server's own host.")
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	// Flags libraries register on the global set (controller-runtime's
+	// --kubeconfig, which ctrl.GetConfig reads) are the manager's too.
+	flag.CommandLine.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
+	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	fs.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS, authenticated and authorised against the apiserver.")
+	fs.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so only one manager reconciles at a time.")
+	fs.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; in a cluster it defaults to the pod's own namespace, outside one it must be set.")
+	fs.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
+	fs.StringVar(&dataDir, "data-dir", "/data", "Folder of the session store (the PVC's mount in a cluster).")
+	fs.DurationVar(&walMinSync, "store-wal-min-sync-interval", 0, "Group-commit window: the shortest time between two WAL fsyncs. 0 syncs at once; a window (e.g. 1ms) lets many concurrent writers share fsyncs at the cost of up to the window of latency on every write.")
+	fs.DurationVar(&defaults.IdleTimeout, "default-idle-timeout", defaults.IdleTimeout, "Suspend sessions idle this long when neither the session nor a policy says otherwise (0: never).")
+	fs.DurationVar(&defaults.TTL, "default-ttl", defaults.TTL, "Terminate (Expired) sessions idle this long when neither the session nor a policy says otherwise (0: never).")
+	fs.DurationVar(&defaults.Retention, "default-retention", defaults.Retention, "Delete terminated sessions after this long when neither the session nor a policy says otherwise (0: keep).")
+	fs.StringVar(&mcpAddr, "mcp-bind-address", mcpserver.DefaultAddr, "Address the MCP server (Streamable HTTP, path /mcp) binds to.")
+	fs.BoolVar(&mcpStdio, "mcp-stdio", false, "Serve MCP over stdin/stdout against --data-dir without Kubernetes (for a desktop MCP client).")
+	fs.StringVar(&authMode, "auth", string(mcpserver.AuthKubernetes), "MCP authentication: kubernetes (TokenReview + SubjectAccessReview) or none (only with a loopback --mcp-bind-address).")
+	fs.StringVar(&audience, "mcp-token-audience", mcpserver.DefaultAudience, "Audience MCP bearer tokens must be issued for.")
+	fs.DurationVar(&mcpSync, "mcp-status-sync-interval", mcpserver.DefaultSyncInterval, "Most often a session's status counts and lastActivityTime are written.")
+	fs.Int64Var(&mcpMaxBody, "mcp-max-body-bytes", mcpserver.DefaultMaxBodyBytes, "Largest MCP request body accepted (413 beyond).")
+	fs.StringVar(&allowedOrigins, "mcp-allowed-origins", "", "Comma-separated browser origins allowed to call the MCP server besides loopback and the server's own host.")
 	opts := zap.Options{Development: false}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
+	opts.BindFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage(), "\nFlags of the operator:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unknown subcommand or argument %q\n%s", fs.Arg(0), usage())
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
 	var tlsOpts []func(*tls.Config)
@@ -100,47 +109,43 @@ func main() {
 	}
 
 	if err := validateDefaults(defaults); err != nil {
-		setupLog.Error(err, "invalid flags")
-		os.Exit(2)
+		return &usageError{err}
 	}
 	if !mcpStdio {
 		if err := mcpserver.ValidateAuth(mcpserver.AuthMode(authMode), mcpAddr); err != nil {
-			setupLog.Error(err, "invalid flags")
-			os.Exit(2)
+			return &usageError{err}
 		}
 	}
 	if walMinSync < 0 {
-		setupLog.Error(fmt.Errorf("--store-wal-min-sync-interval must not be negative, got %s", walMinSync), "invalid flags")
-		os.Exit(2)
+		return usagef("--store-wal-min-sync-interval must not be negative, got %s", walMinSync)
 	}
 
 	st, err := store.Open(dataDir, store.Options{WALMinSyncInterval: walMinSync})
 	if err != nil {
-		setupLog.Error(err, "unable to open the session store", "dataDir", dataDir)
-		os.Exit(1)
+		return fmt.Errorf("open the session store in %s: %w", dataDir, err)
 	}
 	defer func() {
-		if err := st.Close(); err != nil {
-			setupLog.Error(err, "closing the session store")
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close the session store: %w", cerr)
 		}
 	}()
 
 	if mcpStdio {
 		// No Kubernetes: sessions live in the local store only. Logs go to
 		// stderr; stdout carries the protocol.
-		if err := serveStdio(st, defaults, mcpSync); err != nil {
-			setupLog.Error(err, "MCP over stdio")
-			_ = st.Close()
-			os.Exit(1)
-		}
-		return
+		return serveStdio(st, defaults, mcpSync)
 	}
 
 	// Served on the manager's metrics endpoint with the controllers' and
 	// the MCP server's series.
 	metrics.Registry.MustRegister(st.Collector())
+	defer metrics.Registry.Unregister(st.Collector())
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metricsOpts,
@@ -150,38 +155,29 @@ func main() {
 		LeaderElectionNamespace: leaderElectionNS,
 	})
 	if err != nil {
-		setupLog.Error(err, "unable to create manager")
-		os.Exit(1)
+		return fmt.Errorf("create the manager: %w", err)
 	}
-
 	if err := controllers.Setup(mgr, controllers.Options{Defaults: defaults, Store: st}); err != nil {
-		setupLog.Error(err, "unable to set up controllers")
-		os.Exit(1)
+		return fmt.Errorf("set up the controllers: %w", err)
 	}
-
 	if err := addMCPServer(mgr, st, defaults, mcpserver.Options{
 		Addr: mcpAddr, AuthMode: mcpserver.AuthMode(authMode),
 		SyncInterval: mcpSync, MaxBodyBytes: mcpMaxBody, AllowedOrigins: splitList(allowedOrigins),
 	}, audience); err != nil {
-		setupLog.Error(err, "unable to set up the MCP server")
-		os.Exit(1)
+		return fmt.Errorf("set up the MCP server: %w", err)
 	}
-
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up health check")
-		os.Exit(1)
+		return fmt.Errorf("set up the health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up ready check")
-		os.Exit(1)
+		return fmt.Errorf("set up the ready check: %w", err)
 	}
 
 	setupLog.Info("starting manager", "dataDir", dataDir)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		setupLog.Error(err, "manager exited with error")
-		_ = st.Close()
-		os.Exit(1)
+		return fmt.Errorf("manager: %w", err)
 	}
+	return nil
 }
 
 // addMCPServer runs the MCP server as a manager Runnable sharing the

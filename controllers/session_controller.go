@@ -38,9 +38,11 @@ import (
 // owner's live peers from the cache, computes the same deterministic verdict
 // every peer computes (lifecycle.OverQuota) and terminates only itself when
 // chosen. A new or relabelled session enqueues its owner's peers, so a
-// TerminateOldest verdict reaches the oldest session. Quota is enforced after
-// the fact (a session over the limit is created, then terminated within a
-// reconcile); refusing the create outright would take an admission webhook.
+// TerminateOldest verdict reaches the oldest session. The MCP server refuses
+// up front a create that a Reject quota would end (lifecycle.RefusedByQuota);
+// a session created by other means (kubectl, GitOps) is held to the quota
+// here, after the fact: refusing those outright would take an admission
+// webhook.
 type SessionReconciler struct {
 	Client client.Client
 	// Clock gives "now" for every deadline; nil means the real clock.

@@ -112,13 +112,22 @@ func QuotaPeers(now time.Time, owner, policy string, self string, sessions []v1a
 	return out
 }
 
-// RefusedByQuota reports whether the quota would terminate a new session at
-// once: candidate, created now, joins the owner's live peers and OverQuota
-// picks it. Under Reject that is any create past the limit; under
-// TerminateOldest never (an older session goes instead). The MCP server
-// refuses such a create up front rather than create a session that is
-// terminated a moment later.
-func RefusedByQuota(peers []QuotaMember, candidate QuotaMember, q v1alpha1.OwnerQuota) bool {
-	members := append(slices.Clone(peers), candidate)
-	return slices.Contains(OverQuota(members, q), candidate.Name)
+// RefusedByQuota reports whether the quota would terminate a new session
+// named name at once: it joins the owner's live peers as their newest and
+// most recently active member (whatever the clocks of the apiserver and
+// this process say) and OverQuota picks it. Under Reject that is any create
+// past the limit; under TerminateOldest never (an older session goes
+// instead). The MCP server refuses such a create up front rather than
+// create a session that is terminated a moment later.
+func RefusedByQuota(peers []QuotaMember, name string, q v1alpha1.OwnerQuota) bool {
+	var newest time.Time
+	for _, p := range peers {
+		for _, t := range []time.Time{p.Created, p.activity()} {
+			if t.After(newest) {
+				newest = t
+			}
+		}
+	}
+	candidate := QuotaMember{Name: name, Created: newest.Add(time.Second)}
+	return slices.Contains(OverQuota(append(slices.Clone(peers), candidate), q), name)
 }

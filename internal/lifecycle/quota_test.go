@@ -113,7 +113,6 @@ func names(ms []QuotaMember) []string {
 
 func TestRefusedByQuota(t *testing.T) {
 	peers := []QuotaMember{member("a", 0, time.Hour), member("b", time.Minute, noActivity)}
-	newcomer := member("c", 2*time.Hour, noActivity)
 	tests := []struct {
 		name  string
 		peers []QuotaMember
@@ -127,7 +126,7 @@ func TestRefusedByQuota(t *testing.T) {
 		{"no peers", nil, v1alpha1.OwnerQuota{Limit: 1}, false},
 	}
 	for _, tt := range tests {
-		if got := RefusedByQuota(tt.peers, newcomer, tt.quota); got != tt.want {
+		if got := RefusedByQuota(tt.peers, "a-newcomer", tt.quota); got != tt.want {
 			t.Errorf("%s: RefusedByQuota = %v, want %v", tt.name, got, tt.want)
 		}
 	}

@@ -98,7 +98,7 @@ func Resolve(spec v1alpha1.McpSessionSpec, policy *v1alpha1.McpSessionPolicy, d 
 			pl = *policy.Spec.Limits
 		}
 		out.Policy = policy.Name
-		out.Quota = policy.Spec.MaxSessionsPerOwner
+		out.Quota = policy.Spec.MaxSessionsPerOwner.DeepCopy()
 	}
 	var sl v1alpha1.SessionLimits
 	if spec.Limits != nil {

@@ -1,4 +1,4 @@
-package mcpserver
+package sessions
 
 import (
 	"context"
@@ -10,42 +10,41 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
-// caller returns the authenticated identity of the request. Every path into
-// the server (HTTP middleware, stdio) sets one; a request without is refused
-// rather than served as anyone.
-func caller(ctx context.Context) (auth.Identity, error) {
+// Authorizer decides whether an identity may perform verb on mcpsessions
+// (name "" means the collection) in a namespace; *auth.Authorizer is the
+// real one. It returns a *auth.Forbidden when the answer is no.
+type Authorizer interface {
+	Authorize(ctx context.Context, id auth.Identity, verb, namespace, name string) error
+}
+
+// Caller returns the authenticated identity of the request. Every path into
+// the server (HTTP middleware, stdio) sets one; a request without is
+// refused (ErrUnauthenticated) rather than served as anyone.
+func Caller(ctx context.Context) (auth.Identity, error) {
 	id, ok := auth.FromContext(ctx)
 	if !ok {
-		return auth.Identity{}, userErrorf("unauthenticated: no caller identity on this request")
+		return auth.Identity{}, ErrUnauthenticated
 	}
 	return id, nil
 }
 
-// namespaceFor is the namespace a call acts in: the one given, else the
-// caller's default (its service account's), else the local namespace.
-func (s *Server) namespaceFor(id auth.Identity, given string) (string, error) {
-	ns := given
-	if ns == "" {
-		if s.local {
-			ns = s.opts.LocalNamespace
-		} else {
-			ns = id.DefaultNamespace()
-		}
+// DefaultNamespace is the namespace a caller acts in when it names none:
+// its service account's, or the local namespace without Kubernetes.
+func (s *Service) DefaultNamespace(id auth.Identity) string {
+	if s.local {
+		return s.opts.LocalNamespace
 	}
-	if err := validNamespace(ns); err != nil {
-		return "", err
-	}
-	return ns, nil
+	return id.DefaultNamespace()
 }
 
-// authorize checks verb on mcpsessions (name "" for the collection) in ns.
+// Authorize checks verb on mcpsessions (name "" for the collection) in ns.
 // An unrestricted identity (--auth=none, stdio) needs no review.
-func (s *Server) authorize(ctx context.Context, id auth.Identity, verb, ns, name string) error {
+func (s *Service) Authorize(ctx context.Context, id auth.Identity, verb, ns, name string) error {
 	if id.Unrestricted {
 		return nil
 	}
 	if s.opts.Authorizer == nil {
-		return userErrorf("forbidden: this server has no authorizer configured")
+		return ErrNoAuthorizer
 	}
 	if err := s.opts.Authorizer.Authorize(ctx, id, verb, ns, name); err != nil {
 		var fb *auth.Forbidden
@@ -57,47 +56,46 @@ func (s *Server) authorize(ctx context.Context, id auth.Identity, verb, ns, name
 	return nil
 }
 
-// target is a tool call's resolved session.
-type target struct {
-	id   auth.Identity
-	sess Session
-}
-
-// open resolves the namespace, checks the session id, authorises verb on
-// the session and loads it. Authorisation comes before the lookup, so a
-// caller without access cannot tell whether a session exists.
-func (s *Server) open(ctx context.Context, verb, sessionID, namespace string) (target, error) {
-	id, err := caller(ctx)
+// Open authorises verb on the session for the caller and returns it as it
+// is now. Authorisation comes before the lookup, so a caller without
+// access cannot tell whether a session exists. A session without data in
+// the store yet (created with kubectl or by a GitOps tool) gets its store
+// entry here.
+func (s *Service) Open(ctx context.Context, id auth.Identity, verb, namespace, name string) (Session, error) {
+	if err := s.Authorize(ctx, id, verb, namespace, name); err != nil {
+		return Session{}, err
+	}
+	sess, err := s.reg.Get(ctx, namespace, name)
 	if err != nil {
-		return target{}, err
-	}
-	ns, err := s.namespaceFor(id, namespace)
-	if err != nil {
-		return target{}, err
-	}
-	if err := validSessionID(sessionID); err != nil {
-		return target{}, err
-	}
-	if err := s.authorize(ctx, id, verb, ns, sessionID); err != nil {
-		return target{}, err
-	}
-	sess, err := s.reg.Get(ctx, ns, sessionID)
-	if errors.Is(err, ErrSessionNotFound) {
-		return target{}, errNotFound(ns, sessionID)
-	}
-	if err != nil {
-		return target{}, err
+		return Session{}, err
 	}
 	if err := s.ensureData(ctx, sess); err != nil {
-		return target{}, err
+		return Session{}, err
 	}
-	return target{id: id, sess: sess}, nil
+	return sess, nil
 }
 
-// ensureData creates the store entry of a session that has none yet: one
-// created with kubectl or by a GitOps tool rather than create_session. Known
+// OpenWritable is Open for a write: the session must be Active, else the
+// error is a *PhaseError.
+func (s *Service) OpenWritable(ctx context.Context, id auth.Identity, namespace, name string) (Session, error) {
+	sess, err := s.Open(ctx, id, auth.VerbUpdate, namespace, name)
+	if err != nil {
+		return Session{}, err
+	}
+	return sess, Writable(sess)
+}
+
+// Writable explains why a session does not accept writes, if it does not.
+func Writable(sess Session) error {
+	if sess.Phase == v1alpha1.PhaseActive {
+		return nil
+	}
+	return &PhaseError{Namespace: sess.Namespace, Name: sess.Name, Phase: sess.Phase}
+}
+
+// ensureData creates the store entry of a session that has none yet. Known
 // UIDs are remembered, so this costs a map lookup per call.
-func (s *Server) ensureData(ctx context.Context, sess Session) error {
+func (s *Service) ensureData(ctx context.Context, sess Session) error {
 	if _, ok := s.stored.Load(sess.UID); ok {
 		return nil
 	}
@@ -112,37 +110,4 @@ func (s *Server) ensureData(ctx context.Context, sess Session) error {
 	}
 	s.stored.Store(sess.UID, struct{}{})
 	return nil
-}
-
-// openWritable is open for a write: the session must be Active.
-func (s *Server) openWritable(ctx context.Context, sessionID, namespace string) (target, error) {
-	t, err := s.open(ctx, auth.VerbUpdate, sessionID, namespace)
-	if err != nil {
-		return t, err
-	}
-	return t, writable(t.sess)
-}
-
-// writable explains why a session does not accept writes, if it does not.
-func writable(sess Session) error {
-	switch sess.Phase {
-	case v1alpha1.PhaseActive:
-		return nil
-	case v1alpha1.PhaseSuspended:
-		return errSuspended(sess.Namespace, sess.Name)
-	default:
-		return errTerminated(sess.Namespace, sess.Name)
-	}
-}
-
-// used records that a session was used: activity for the status sync (only
-// while Active, see statusSyncer.touch) and a change notification for
-// resource subscribers when it was written.
-func (s *Server) used(ctx context.Context, sess Session, wrote bool) {
-	if sess.Phase == v1alpha1.PhaseActive {
-		s.sync.touch(sess)
-	}
-	if wrote {
-		s.subs.changed(ctx, sess.Namespace, sess.Name)
-	}
 }

@@ -1,88 +1,104 @@
-package mcpserver
+package sessions
 
 import (
 	"context"
-	"net"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
-// countingRegistry counts status writes.
-type countingRegistry struct {
-	Registry
-	writes atomic.Int32
+// recordingRegistry records the status writes of the syncer. The syncer
+// is driven by hand (flushDue at a stepped clock), so a write that does not
+// happen is seen not to happen, without waiting.
+type recordingRegistry struct {
+	registry
+	mu     sync.Mutex
+	writes []statusUpdate
 }
 
-func (c *countingRegistry) WriteStatus(ctx context.Context, namespace, name, uid string, u StatusUpdate) error {
-	c.writes.Add(1)
-	return c.Registry.WriteStatus(ctx, namespace, name, uid, u)
+func (r *recordingRegistry) WriteStatus(_ context.Context, _, _, _ string, u statusUpdate) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes = append(r.writes, u)
+	return nil
+}
+
+func (r *recordingRegistry) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.writes)
+}
+
+func (r *recordingRegistry) last() statusUpdate {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writes[len(r.writes)-1]
 }
 
 // TestStatusSyncIsCoarse: a burst of calls costs one status write per
-// interval, not one per call; the counts land on the McpSession; pending
-// status is flushed on shutdown.
+// interval, not one per call; the write carries the store's counts and
+// the latest activity; pending status is written on shutdown.
 func TestStatusSyncIsCoarse(t *testing.T) {
-	ns := newNamespace(t)
-	s, err := New(Options{Store: testStore, Clock: testClock, Client: mgrClient, APIReader: mgrReader, AuthMode: AuthNone})
+	ctx := context.Background()
+	clk := testingclock.NewFakeClock(time.Date(2025, 9, 2, 10, 0, 0, 0, time.UTC))
+	st, err := store.Open(t.TempDir(), store.Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	counter := &countingRegistry{Registry: s.reg}
-	s.sync.reg = counter
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	t.Cleanup(func() { _ = st.Close() })
+	reg := &recordingRegistry{}
+	y := newStatusSyncer(reg, st, clk, DefaultSyncInterval, logr.Discard())
+	sess := Session{Namespace: "ns", Name: "busy", UID: "u1", Phase: "Active",
+		Settings: lifecycle.Settings{IdleTimeout: time.Hour}}
+	if _, err := st.Create(ctx, sess.Ref()); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	cs := connect(t, "http://"+ln.Addr().String()+"/mcp", clientOpts{})
-	args := map[string]any{"session_id": "busy", "namespace": ns, "role": "user", "content": "x"}
-	ok[SessionResult](t, cs, "create_session", map[string]any{"session_id": "busy", "namespace": ns})
 	send := func(n int) {
 		for range n {
-			ok[AddMessageResult](t, cs, "add_message", args)
+			if _, err := st.AppendMessage(ctx, "u1", store.Message{Role: "user", Content: "x"}, store.Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			y.touch(sess)
 		}
 	}
-	messages := func() int64 { return session(t, ns, "busy").Status.Counts.Messages }
 
 	send(50)
-	if n := counter.writes.Load(); n != 0 {
-		t.Fatalf("%d status writes before the first tick", n)
+	y.flushDue(ctx, false)
+	if n := reg.count(); n != 1 {
+		t.Fatalf("status writes after a burst of 50 = %d, want 1", n)
 	}
-	testClock.Step(tickPeriod(DefaultSyncInterval))
-	eventually(t, "first status write", func() (bool, string) { return messages() == 50, jsonOf(session(t, ns, "busy").Status) })
-	if n := counter.writes.Load(); n != 1 {
-		t.Fatalf("status writes = %d, want 1", n)
-	}
-	if la := session(t, ns, "busy").Status.LastActivityTime; la == nil {
-		t.Fatal("no lastActivityTime")
+	if u := reg.last(); u.Counts.Messages != 50 || !u.LastActivity.Equal(clk.Now()) {
+		t.Fatalf("first write = %+v, want counts.messages 50 and lastActivity %v", u, clk.Now())
 	}
 
 	send(50)
-	testClock.Step(tickPeriod(DefaultSyncInterval)) // within the interval: nothing
-	time.Sleep(200 * time.Millisecond)
-	if n := counter.writes.Load(); n != 1 {
-		t.Fatalf("status writes within the interval = %d, want 1", n)
+	clk.Step(DefaultSyncInterval - time.Millisecond) // within the interval
+	y.flushDue(ctx, false)
+	if n := reg.count(); n != 1 {
+		t.Fatalf("status writes within the interval = %d, want still 1", n)
 	}
-	testClock.Step(DefaultSyncInterval)
-	eventually(t, "second status write", func() (bool, string) { return messages() == 100, jsonOf(session(t, ns, "busy").Status) })
-	if n := counter.writes.Load(); n != 2 {
-		t.Fatalf("status writes = %d, want 2", n)
+	clk.Step(time.Millisecond)
+	y.flushDue(ctx, false)
+	if n := reg.count(); n != 2 || reg.last().Counts.Messages != 100 {
+		t.Fatalf("status writes once the interval passed = %d (last %+v), want 2 with counts.messages 100", n, reg.last())
+	}
+	y.flushDue(ctx, false)
+	if n := reg.count(); n != 2 {
+		t.Fatalf("status writes with nothing new = %d, want still 2", n)
 	}
 
+	// Shutdown writes what is pending at once, interval or not.
 	send(1)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	done <- nil // for the deferred receive
-	if m := messages(); m != 101 {
-		t.Fatalf("after shutdown flush, messages = %d, want 101", m)
+	runCtx, stop := context.WithCancel(ctx)
+	stop()
+	y.run(runCtx)
+	if n := reg.count(); n != 3 || reg.last().Counts.Messages != 101 {
+		t.Fatalf("after the shutdown flush: %d writes (last %+v), want 3 with counts.messages 101", n, reg.last())
 	}
 }
