@@ -1,7 +1,22 @@
 # mcp-session-operator: persistent, resumable AI sessions on Kubernetes.
 # Every tool the targets need is installed into ./bin by this Makefile or hack/.
 
-IMG ?= mcp-session-operator:latest
+# The release version, stamped into the manager (--version, the build_info
+# metric) and used as the image tag; never "latest", which kubelets always
+# pull again.
+VERSION ?= 0.1.0
+ifeq ($(origin REVISION),undefined)
+REVISION := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
+endif
+IMG ?= mcp-session-operator:$(VERSION)
+# Every build of the manager links with these (go build, make image, and the
+# Dockerfile through its VERSION and REVISION build args).
+VERSION_PKG := github.com/mcp-session-operator/mcp-session-operator/internal/version
+LDFLAGS ?= -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION)
+# Architecture of the image `make image` builds (always linux).
+GOARCH ?= $(shell go env GOARCH)
+IMAGE_TAR ?= dist/image.tar
+CONTAINER_TOOL ?= docker
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
@@ -62,7 +77,7 @@ fuzz: ## Run every fuzz target briefly (FUZZTIME each).
 
 .PHONY: test-e2e
 test-e2e: envtest build-installer ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP; the installer applied and its RBAC used.
-	go build -o $(LOCALBIN)/manager ./cmd
+	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" MANAGER_BINARY=$(LOCALBIN)/manager INSTALLER=$(CURDIR)/dist/install.yaml \
 		go test -tags e2e $(GOTEST_FLAGS) -v ./internal/e2e/...
 
@@ -78,7 +93,7 @@ bench: envtest ## Run every benchmark; print one table, write bin/bench/report.{
 
 .PHONY: dev
 dev: manifests envtest ## Run everything locally: control plane, CRDs, manager, MCP at http://127.0.0.1:8090/mcp.
-	go build -o $(LOCALBIN)/manager ./cmd
+	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
 	go build -o $(LOCALBIN)/dev ./hack/dev
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" $(LOCALBIN)/dev --manager=$(LOCALBIN)/manager
 
@@ -86,15 +101,49 @@ dev: manifests envtest ## Run everything locally: control plane, CRDs, manager, 
 demo: ## Play the tutorial's three-day debugging story against `make dev` over MCP.
 	go run ./hack/demo
 
+##@ One-node cluster (real pods, no kind; root)
+
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+
+.PHONY: cluster
+cluster: ## Start a one-node Kubernetes cluster with real pods on this machine; prints its KUBECONFIG.
+	CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the one-node cluster and restore the machine as it was.
+	CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster.sh down
+
+.PHONY: cluster-load
+cluster-load: image ## Load the operator's image (make image) into the one-node cluster's node.
+	CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster.sh load dist/image.tar
+
+.PHONY: test-cluster
+test-cluster: build-installer ## The operator as users run it: image, installer, real pods, agent pod, failover, upgrade.
+	CLUSTER_DIR=$(CLUSTER_DIR) IMG=$(IMG) VERSION=$(VERSION) hack/test-cluster.sh
+
 ##@ Build
 
 .PHONY: build
 build: generate fmt vet ## Build the manager binary into bin/manager.
-	go build -o $(LOCALBIN)/manager ./cmd
+	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig.
-	go run ./cmd --data-dir=$(CURDIR)/.dev/data
+	go run -ldflags "$(LDFLAGS)" ./cmd --data-dir=$(CURDIR)/.dev/data
+
+.PHONY: image
+image: ## Build the manager's image with no Docker daemon: dist/image.tar, tagged IMG; prints its digest.
+	mkdir -p $(LOCALBIN)/image $(dir $(IMAGE_TAR))
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/image/manager ./cmd
+	go run ./hack/image --binary $(LOCALBIN)/image/manager --path /manager --tag $(IMG) --out $(IMAGE_TAR) --platform linux/$(GOARCH)
+
+.PHONY: docker-build
+docker-build: ## Build the same image with Docker (the Dockerfile), tagged IMG.
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the image IMG with Docker.
+	$(CONTAINER_TOOL) push $(IMG)
 
 .PHONY: build-installer
 build-installer: manifests generate kustomize ## Write one dist/install.yaml with CRDs, RBAC and the manager.

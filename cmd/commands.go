@@ -25,7 +25,7 @@ type command struct {
 }
 
 // commands are the subcommands, in the order usage lists them.
-var commands = []command{exportCommand, importCommand}
+var commands = []command{versionCommand, exportCommand, importCommand}
 
 func lookup(name string) (command, bool) {
 	for _, c := range commands {
@@ -41,7 +41,7 @@ func usage() string {
 	var b strings.Builder
 	b.WriteString("Usage: manager [flags]          run the operator (manager --help lists its flags)\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "       manager %-6s [flags]   %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "       manager %-7s [flags]  %s\n", c.name, c.summary)
 	}
 	return b.String()
 }

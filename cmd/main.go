@@ -3,7 +3,8 @@
 // process so the finalizer that erases a session and the server that writes it
 // share one open database.
 //
-// Its subcommands (see commands) work on a stopped manager's data instead.
+// Its subcommands (see commands) print the version or work on a stopped
+// manager's data instead.
 package main
 
 import (
@@ -26,8 +27,9 @@ func main() {
 }
 
 // run is the whole program: a subcommand when the first argument names one,
-// else the manager with its flags. Everything it opens it closes before it
-// returns, whatever the outcome, so main only sets the exit status.
+// the version for --version, else the manager with its flags. Everything it
+// opens it closes before it returns, whatever the outcome, so main only
+// reports the error and sets the exit status.
 func run(args []string, io stdio) error {
 	if len(args) > 0 {
 		if c, ok := lookup(args[0]); ok {
@@ -36,6 +38,11 @@ func run(args []string, io stdio) error {
 			}
 			return nil
 		}
+	}
+	if wantsVersion(args) {
+		// Before anything that could fail: no flag values, store or
+		// kubeconfig are looked at.
+		return printVersion(io)
 	}
 	return runManager(args)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -26,6 +27,7 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/mcpserver"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
 )
 
 var (
@@ -82,6 +84,8 @@ func runManager(args []string) (err error) {
 	fs.DurationVar(&mcpSync, "mcp-status-sync-interval", mcpserver.DefaultSyncInterval, "Most often a session's status counts and lastActivityTime are written.")
 	fs.Int64Var(&mcpMaxBody, "mcp-max-body-bytes", mcpserver.DefaultMaxBodyBytes, "Largest MCP request body accepted (413 beyond).")
 	fs.StringVar(&allowedOrigins, "mcp-allowed-origins", "", "Comma-separated browser origins allowed to call the MCP server besides loopback and the server's own host.")
+	// Handled by run (wantsVersion) before parsing; declared so --help lists it.
+	fs.Bool("version", false, "Print the version and build information, then exit (also: manager version).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(fs)
 	fs.Usage = func() {
@@ -138,8 +142,9 @@ func runManager(args []string) (err error) {
 
 	// Served on the manager's metrics endpoint with the controllers' and
 	// the MCP server's series.
-	metrics.Registry.MustRegister(st.Collector())
-	defer metrics.Registry.Unregister(st.Collector())
+	if err := registerMetrics(metrics.Registry, st); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -160,20 +165,25 @@ func runManager(args []string) (err error) {
 	if err := controllers.Setup(mgr, controllers.Options{Defaults: defaults, Store: st}); err != nil {
 		return fmt.Errorf("set up the controllers: %w", err)
 	}
-	if err := addMCPServer(mgr, st, defaults, mcpserver.Options{
+	srv, err := addMCPServer(mgr, st, defaults, mcpserver.Options{
 		Addr: mcpAddr, AuthMode: mcpserver.AuthMode(authMode),
 		SyncInterval: mcpSync, MaxBodyBytes: mcpMaxBody, AllowedOrigins: splitList(allowedOrigins),
-	}, audience); err != nil {
+	}, audience)
+	if err != nil {
 		return fmt.Errorf("set up the MCP server: %w", err)
 	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+	// Liveness is a plain ping: the probe server only starts once the store
+	// is open (the startup probe covers that), and a busy store must not
+	// get the pod restarted. Readiness asks the MCP listener, which answers
+	// only while it serves and its store is open.
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("set up the health check: %w", err)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := mgr.AddReadyzCheck("mcp", srv.ReadyzCheck()); err != nil {
 		return fmt.Errorf("set up the ready check: %w", err)
 	}
 
-	setupLog.Info("starting manager", "dataDir", dataDir)
+	setupLog.Info("starting manager", "version", version.Get().Version, "revision", version.Get().Revision, "dataDir", dataDir)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
@@ -181,23 +191,36 @@ func runManager(args []string) (err error) {
 }
 
 // addMCPServer runs the MCP server as a manager Runnable sharing the
-// manager's cache, client and store.
-func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults, opts mcpserver.Options, audience string) error {
+// manager's cache, client and store. It is not leader-elected: every
+// replica serves MCP.
+func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults, opts mcpserver.Options, audience string) (*mcpserver.Server, error) {
 	opts.Client, opts.APIReader, opts.Informers = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache()
 	opts.Store, opts.Defaults = st, &defaults
 	if opts.AuthMode == mcpserver.AuthKubernetes {
 		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
 		if err != nil {
-			return fmt.Errorf("clientset for access reviews: %w", err)
+			return nil, fmt.Errorf("clientset for access reviews: %w", err)
 		}
 		opts.Authenticator = auth.NewTokenAuthenticator(cs.AuthenticationV1().TokenReviews(), []string{audience}, mcpserver.DefaultAuthCacheTTL)
 		opts.Authorizer = auth.NewAuthorizer(cs.AuthorizationV1().SubjectAccessReviews(), mcpserver.DefaultAuthCacheTTL)
 	}
 	srv, err := mcpserver.New(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return mgr.Add(srv)
+	return srv, mgr.Add(srv)
+}
+
+// registerMetrics adds the store's health and the build information to reg
+// (controller-runtime's registry in the manager), beside the series the
+// controllers and the MCP server register themselves.
+func registerMetrics(reg prometheus.Registerer, st *store.Store) error {
+	for _, c := range []prometheus.Collector{st.Collector(), version.Collector()} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // serveStdio serves MCP on stdin/stdout against the local store until stdin

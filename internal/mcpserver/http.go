@@ -18,7 +18,7 @@ import (
 
 // newHandler builds the endpoint: the go-sdk's stateless Streamable HTTP
 // handler behind the body guard, authentication and the origin check,
-// served at /mcp.
+// served at /mcp, and the unauthenticated ReadyPath.
 func (s *Server) newHandler() (http.Handler, error) {
 	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
 		Stateless:           true,
@@ -36,6 +36,7 @@ func (s *Server) newHandler() (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", h)
+	mux.HandleFunc("GET "+ReadyPath, s.serveReady)
 	return mux, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -31,6 +32,10 @@ type Server struct {
 	mcp      *mcp.Server
 	handler  http.Handler
 	log      logr.Logger
+
+	// readyURL is ReadyPath on the listener while serve serves it, nil
+	// before and from shutdown on (see ReadyzCheck).
+	readyURL atomic.Pointer[string]
 }
 
 var (
@@ -77,7 +82,7 @@ func (s *Server) NeedLeaderElection() bool { return false }
 
 // Handler is the HTTP handler of the MCP endpoint and its guards (origin
 // check, authentication, body limit), for tests and for embedding; Start
-// serves it at /mcp.
+// serves it at /mcp, with the unauthenticated ReadyPath beside it.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start serves Streamable HTTP on Options.Addr until ctx ends, then stops
@@ -107,6 +112,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	ready := readyURL(ln.Addr())
+	s.readyURL.Store(&ready)
 	s.log.Info("serving MCP over Streamable HTTP", "addr", ln.Addr().String(), "path", "/mcp", "auth", s.opts.AuthMode)
 
 	var serveErr error
@@ -114,6 +121,9 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	// Not ready from here on, so the replica leaves the Service before
+	// its listener closes.
+	s.readyURL.Store(nil)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Listening requests (subscriptions/listen) never finish by themselves:

@@ -119,10 +119,14 @@ func TestClosedStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCreate(t, st, "u1")
+	if err := st.Ping(bg); err != nil {
+		t.Fatalf("Ping on an open store: %v", err)
+	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 	wantErr(t, st.Close(), ErrClosed)
+	wantErr(t, st.Ping(bg), ErrClosed)
 	_, err = st.Get(bg, "u1")
 	wantErr(t, err, ErrClosed)
 	_, err = st.AppendMessage(bg, "u1", Message{Role: "user"}, Limits{})

@@ -122,6 +122,18 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Ping reports whether the store serves operations: nil while it is open,
+// ErrClosed once Close began. It costs no I/O, so the manager's readiness
+// check can call it on every probe.
+func (s *Store) Ping(ctx context.Context) error {
+	done, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	done()
+	return nil
+}
+
 // begin admits one operation; the returned func ends it.
 func (s *Store) begin(ctx context.Context) (func(), error) {
 	s.closeMu.RLock()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
 )
 
 const tutorial = "../internal/document/testdata/tutorial-memory-leak.json"
@@ -101,5 +102,23 @@ func TestCommandErrors(t *testing.T) {
 	}
 	if u := usage(); !strings.Contains(u, "manager export") || !strings.Contains(u, "manager import") {
 		t.Fatalf("usage does not list the subcommands:\n%s", u)
+	}
+}
+
+// The version is a command like the others, and --version answers before
+// any other flag is looked at.
+func TestVersionCommand(t *testing.T) {
+	want := version.String() + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}, {"--data-dir=/nonexistent", "--version", "--default-ttl=bogus"}} {
+		out, err := runArgs(t, "", args...)
+		if err != nil || out != want {
+			t.Errorf("%q printed %q (%v), want %q", args, out, err, want)
+		}
+	}
+	if _, err := runArgs(t, "", "version", "extra"); err == nil {
+		t.Error("version with an argument succeeded")
+	}
+	if !strings.Contains(usage(), "manager version") {
+		t.Errorf("usage does not list the version command:\n%s", usage())
 	}
 }

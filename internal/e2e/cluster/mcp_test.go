@@ -1,0 +1,167 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
+)
+
+// serviceURL is the MCP endpoint through the Service's ClusterIP, which
+// kube-proxy routes from this host as from any pod.
+func (h *harness) serviceURL() string {
+	h.t.Helper()
+	svc, err := h.cs.CoreV1().Services(installNamespace).Get(h.ctx, serviceName, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return fmt.Sprintf("http://%s:8090/mcp", svc.Spec.ClusterIP)
+}
+
+// token mints a token for a service account, for the server's audience,
+// as the kubelet does for the agent's projected volume.
+func (h *harness) token(ns, sa string) string {
+	h.t.Helper()
+	tr, err := h.cs.CoreV1().ServiceAccounts(ns).CreateToken(h.ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{Audiences: []string{audience}, ExpirationSeconds: ptr.To[int64](3600)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tr.Status.Token
+}
+
+// connect opens an MCP session with the go-sdk's Streamable HTTP client.
+func connect(ctx context.Context, url, token string) (*mcp.ClientSession, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	t := &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{
+		Transport: testenv.Bearer(token, http.DefaultTransport), Timeout: 10 * time.Second}}
+	c := mcp.NewClient(&mcp.Implementation{Name: "cluster-test", Version: "v0.0.1"}, nil)
+	return c.Connect(ctx, t, nil)
+}
+
+// call invokes a tool and returns its text; a tool error is an error.
+func call(ctx context.Context, cs *mcp.ClientSession, tool string, args map[string]any) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", tool, err)
+	}
+	var text []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			text = append(text, tc.Text)
+		}
+	}
+	if res.IsError {
+		return "", fmt.Errorf("%s refused: %s", tool, strings.Join(text, "\n"))
+	}
+	return strings.Join(text, "\n"), nil
+}
+
+// mustCall connects, calls one tool and closes, failing the test on error.
+func (h *harness) mustCall(url, token, tool string, args map[string]any) string {
+	h.t.Helper()
+	cs, err := connect(h.ctx, url, token)
+	if err != nil {
+		h.t.Fatalf("connect %s: %v", url, err)
+	}
+	defer cs.Close()
+	out, err := call(h.ctx, cs, tool, args)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+// writer appends messages to one session through the Service for as long
+// as it runs, reconnecting after every failure, and records each message
+// the server acknowledged and when: the proof that nothing acknowledged is
+// lost, and the measure of how long the endpoint was away.
+type writer struct {
+	url, token, ns, session string
+
+	mu       sync.Mutex
+	acked    []string
+	ackTimes []time.Time
+	failures int
+	lastErr  error
+}
+
+func (w *writer) run(ctx context.Context) {
+	var cs *mcp.ClientSession
+	defer func() {
+		if cs != nil {
+			cs.Close()
+		}
+	}()
+	for n := 0; ctx.Err() == nil; n++ {
+		if cs == nil {
+			var err error
+			if cs, err = connect(ctx, w.url, w.token); err != nil {
+				w.fail(err)
+				cs = nil
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+		}
+		// Every attempt has its own content: a call that failed may still
+		// have been stored, and must not be confused with a later one.
+		content := fmt.Sprintf("write %d", n)
+		if _, err := call(ctx, cs, "add_message", map[string]any{"session_id": w.session, "namespace": w.ns, "role": "user", "content": content}); err != nil {
+			w.fail(err)
+			cs.Close()
+			cs = nil
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		w.mu.Lock()
+		w.acked = append(w.acked, content)
+		w.ackTimes = append(w.ackTimes, time.Now())
+		w.mu.Unlock()
+	}
+}
+
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	w.failures++
+	w.lastErr = err
+	w.mu.Unlock()
+}
+
+func (w *writer) status() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Sprintf("%d acknowledged, %d failed attempts, the last: %v", len(w.acked), w.failures, w.lastErr)
+}
+
+func (w *writer) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+// longestGap is the longest time between two acknowledged writes after
+// index from: how long the endpoint was unavailable.
+func (w *writer) longestGap(from int) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var gap time.Duration
+	for i := max(from, 1); i < len(w.ackTimes); i++ {
+		gap = max(gap, w.ackTimes[i].Sub(w.ackTimes[i-1]))
+	}
+	return gap
+}
