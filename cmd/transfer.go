@@ -20,24 +20,19 @@ var exportCommand = command{
 	name:    "export",
 	summary: "write one session of a stopped manager's store as a JSON document",
 	flags: func(fs *flag.FlagSet) func(stdio) error {
-		dataDir := dataDirFlag(fs)
-		uid := uidFlag(fs)
-		file := fs.String("f", "-", "JSON document to write; - for stdout.")
+		f := addSessionFlags(fs, "JSON document to write; - for stdout.")
 		state := fs.String("state", "", "Value of the document's state field (active, suspended, terminated).")
 		return func(io stdio) error {
-			if *uid == "" {
-				return usagef("--uid is required")
-			}
-			return withStore(*dataDir, func(st *store.Store) error {
-				doc, err := st.Export(context.Background(), *uid)
+			return f.withStore(func(st *store.Store) error {
+				doc, err := st.Export(context.Background(), *f.uid)
 				if err != nil {
 					return err
 				}
 				doc.State = *state
-				if *file == "-" {
+				if *f.file == "-" {
 					return document.Write(io.out, doc, document.WriteOptions{})
 				}
-				return document.WriteFile(*file, doc, document.WriteOptions{})
+				return document.WriteFile(*f.file, doc, document.WriteOptions{})
 			})
 		}
 	},
@@ -47,34 +42,29 @@ var importCommand = command{
 	name:    "import",
 	summary: "store a JSON document as one session of a stopped manager's store",
 	flags: func(fs *flag.FlagSet) func(stdio) error {
-		dataDir := dataDirFlag(fs)
-		uid := uidFlag(fs)
-		file := fs.String("f", "-", "JSON document to read; - for stdin.")
+		f := addSessionFlags(fs, "JSON document to read; - for stdin.")
 		namespace := fs.String("namespace", "default", "Namespace recorded with the session.")
 		name := fs.String("name", "", "McpSession name recorded with the session.")
 		replace := fs.Bool("replace", false, "Replace the session's data if it already exists.")
 		return func(io stdio) error {
-			if *uid == "" {
-				return usagef("--uid is required")
-			}
 			if *name == "" {
 				return usagef("--name is required")
 			}
 			in := io.in
-			if *file != "-" {
-				f, err := os.Open(*file)
+			if *f.file != "-" {
+				file, err := os.Open(*f.file)
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				in = f
+				defer file.Close()
+				in = file
 			}
 			doc, err := document.Decode(in)
 			if err != nil {
 				return err
 			}
-			return withStore(*dataDir, func(st *store.Store) error {
-				ref := store.SessionRef{UID: *uid, Namespace: *namespace, Name: *name}
+			return f.withStore(func(st *store.Store) error {
+				ref := store.SessionRef{UID: *f.uid, Namespace: *namespace, Name: *name}
 				h, err := st.Import(context.Background(), ref, doc, store.ImportOptions{Replace: *replace})
 				if err != nil {
 					return err
@@ -87,20 +77,27 @@ var importCommand = command{
 	},
 }
 
-func dataDirFlag(fs *flag.FlagSet) *string {
-	return fs.String("data-dir", "/data", "Folder of the session store.")
+// sessionFlags are what export and import share: which store, which
+// session in it, which file.
+type sessionFlags struct{ dataDir, uid, file *string }
+
+func addSessionFlags(fs *flag.FlagSet, fileUsage string) sessionFlags {
+	return sessionFlags{
+		dataDir: fs.String("data-dir", "/data", "Folder of the session store."),
+		uid:     fs.String("uid", "", "UID of the McpSession (kubectl get mcps NAME -o jsonpath='{.metadata.uid}')."),
+		file:    fs.String("f", "-", fileUsage),
+	}
 }
 
-func uidFlag(fs *flag.FlagSet) *string {
-	return fs.String("uid", "", "UID of the McpSession (kubectl get mcps NAME -o jsonpath='{.metadata.uid}').")
-}
-
-// withStore opens the store in dir for fn and closes it after, whatever fn
-// returns.
-func withStore(dir string, fn func(*store.Store) error) (err error) {
-	st, err := store.Open(dir, store.Options{})
+// withStore checks the flags, opens the store for fn and closes it after,
+// whatever fn returns.
+func (f sessionFlags) withStore(fn func(*store.Store) error) (err error) {
+	if *f.uid == "" {
+		return usagef("--uid is required")
+	}
+	st, err := store.Open(*f.dataDir, store.Options{})
 	if err != nil {
-		return fmt.Errorf("open store %s (is a manager still running on it?): %w", dir, err)
+		return fmt.Errorf("open store %s (is a manager still running on it?): %w", *f.dataDir, err)
 	}
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {

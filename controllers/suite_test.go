@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -58,17 +57,9 @@ func TestMain(m *testing.M) {
 	} else {
 		logf.SetLogger(logr.Discard())
 	}
-	os.Exit(testenv.Main(m, func() (func(), error) {
-		env, err := testenv.Start(scheme)
-		if err != nil {
-			return nil, err
-		}
+	os.Exit(testenv.Main(m, scheme, func(env *testenv.Env) (func(), error) {
 		testEnv, testCfg, k8s = env.Environment, env.Config, env.Client
-		return func() {
-			if err := testEnv.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
-			}
-		}, nil
+		return nil, nil
 	}))
 }
 

@@ -2,7 +2,6 @@ package v1alpha1_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 
@@ -30,17 +29,9 @@ var (
 
 func TestMain(m *testing.M) {
 	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
-	os.Exit(testenv.Main(m, func() (func(), error) {
-		env, err := testenv.Start(scheme)
-		if err != nil {
-			return nil, err
-		}
+	os.Exit(testenv.Main(m, scheme, func(env *testenv.Env) (func(), error) {
 		testEnv, cfg, k8sClient = env.Environment, env.Config, env.Client
-		return func() {
-			if err := env.Stop(); err != nil {
-				fmt.Fprintln(os.Stderr, "stop control plane:", err)
-			}
-		}, nil
+		return nil, nil
 	}))
 }
 

@@ -108,7 +108,7 @@ func (d Document) MarshalJSON() ([]byte, error) {
 	if w.ConversationHistory == nil {
 		w.ConversationHistory = []Message{}
 	}
-	out, err := encodeJSON(w)
+	out, err := Marshal(w)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +124,8 @@ func (d Document) MarshalJSON() ([]byte, error) {
 	sort.Strings(keys)
 	out = out[:len(out)-1] // drop the closing brace
 	for _, k := range keys {
-		kb, _ := encodeJSON(k)
-		vb, err := encodeJSON(d.Extra[k])
+		kb, _ := Marshal(k)
+		vb, err := Marshal(d.Extra[k])
 		if err != nil {
 			return nil, fmt.Errorf("extra field %q: %w", k, err)
 		}

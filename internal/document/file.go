@@ -73,9 +73,10 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// encodeJSON is json.Marshal without HTML escaping, so a document's text
-// reads back byte for byte as written.
-func encodeJSON(v any) ([]byte, error) {
+// Marshal is json.Marshal without HTML escaping, so text reads back byte for
+// byte as written ("<b>" stays "<b>", not "\u003cb\u003e"). Documents are
+// written with it, and the store writes its records with it too.
+func Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -265,16 +266,24 @@ func TestEveryWritePathRefusesOneByteOver(t *testing.T) {
 	}
 }
 
+// quotaServer makes a namespace whose sessions all fall under a policy
+// named policy allowing one live session per owner, and connects to a
+// server for it.
+func quotaServer(t *testing.T, policy string, action v1alpha1.QuotaAction) (string, *mcp.ClientSession) {
+	t.Helper()
+	ns := newNamespace(t)
+	createPolicy(t, ns, policy, v1alpha1.McpSessionPolicySpec{
+		MaxSessionsPerOwner: &v1alpha1.OwnerQuota{Limit: 1, Action: action},
+	})
+	_, url := startServer(t, Options{})
+	return ns, connect(t, url, clientOpts{})
+}
+
 // Reject means reject for MCP callers: an owner at its limit gets an error
 // from create_session and import_session, and nothing is created. Freeing
 // a place lets the next create in.
 func TestQuotaRejectRefusesTheCreate(t *testing.T) {
-	ns := newNamespace(t)
-	createPolicy(t, ns, "one-each", v1alpha1.McpSessionPolicySpec{
-		MaxSessionsPerOwner: &v1alpha1.OwnerQuota{Limit: 1, Action: v1alpha1.QuotaReject},
-	})
-	_, url := startServer(t, Options{})
-	cs := connect(t, url, clientOpts{})
+	ns, cs := quotaServer(t, "one-each", v1alpha1.QuotaReject)
 	id := func(name string) map[string]any { return map[string]any{"session_id": name, "namespace": ns} }
 	ok[SessionResult](t, cs, "create_session", id("first"))
 	want := []string{"refused", `owner "local-user" has 1 live sessions under policy one-each`, "maxSessionsPerOwner is 1 (action Reject)", "nothing was created"}
@@ -296,12 +305,7 @@ func TestQuotaRejectRefusesTheCreate(t *testing.T) {
 // and never used, the two tie on activity; the name sorting first counts
 // as the older, so "a-old" is the one to go.)
 func TestQuotaTerminateOldestAdmitsTheCreate(t *testing.T) {
-	ns := newNamespace(t)
-	createPolicy(t, ns, "keep-one", v1alpha1.McpSessionPolicySpec{
-		MaxSessionsPerOwner: &v1alpha1.OwnerQuota{Limit: 1, Action: v1alpha1.QuotaTerminateOldest},
-	})
-	_, url := startServer(t, Options{})
-	cs := connect(t, url, clientOpts{})
+	ns, cs := quotaServer(t, "keep-one", v1alpha1.QuotaTerminateOldest)
 	ok[SessionResult](t, cs, "create_session", map[string]any{"session_id": "a-old", "namespace": ns})
 	ok[SessionResult](t, cs, "create_session", map[string]any{"session_id": "b-new", "namespace": ns})
 	testenv.Eventually(t, waitTimeout, "the older session terminated by the quota", func() string {

@@ -55,12 +55,12 @@ var (
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
-	os.Exit(testenv.Main(m, startControlPlane))
+	os.Exit(testenv.Main(m, scheme, startShared))
 }
 
-// startControlPlane starts what the package's integration tests share: the
-// control plane, a store, and a manager running the controllers.
-func startControlPlane() (stop func(), err error) {
+// startShared starts what the package's integration tests share beside
+// the control plane: a store, and a manager running the controllers.
+func startShared(env *testenv.Env) (stop func(), err error) {
 	var stops []func()
 	stop = func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -72,11 +72,6 @@ func startControlPlane() (stop func(), err error) {
 			stop()
 		}
 	}()
-	env, err := testenv.Start(scheme)
-	if err != nil {
-		return nil, err
-	}
-	stops = append(stops, func() { _ = env.Stop() })
 	testEnv, cfg, k8s = env.Environment, env.Config, env.Client
 	if clientset, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, err

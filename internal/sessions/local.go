@@ -261,12 +261,9 @@ func (r *localRegistry) Terminate(ctx context.Context, namespace, name string) (
 func (r *localRegistry) Delete(ctx context.Context, namespace, name, uid string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec, err := r.load(ctx, namespace, name)
+	rec, err := r.loadUID(ctx, namespace, name, uid)
 	if err != nil {
 		return err
-	}
-	if rec.UID != uid {
-		return &NotFoundError{Namespace: namespace, Name: name}
 	}
 	return r.remove(ctx, rec)
 }
@@ -274,18 +271,28 @@ func (r *localRegistry) Delete(ctx context.Context, namespace, name, uid string)
 func (r *localRegistry) WriteStatus(ctx context.Context, namespace, name, uid string, u statusUpdate) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec, err := r.load(ctx, namespace, name)
+	rec, err := r.loadUID(ctx, namespace, name, uid)
 	if err != nil {
 		return err
-	}
-	if rec.UID != uid {
-		return &NotFoundError{Namespace: namespace, Name: name}
 	}
 	rec.Status.Counts = u.Counts
 	if !u.LastActivity.IsZero() {
 		rec.Status.LastActivityTime = &metav1.Time{Time: u.LastActivity.Truncate(time.Second)}
 	}
 	return r.save(ctx, rec)
+}
+
+// loadUID loads a session that must still be the one with uid: a new
+// session of the same name is not the one asked for.
+func (r *localRegistry) loadUID(ctx context.Context, namespace, name, uid string) (*localRecord, error) {
+	rec, err := r.load(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	if rec.UID != uid {
+		return nil, &NotFoundError{Namespace: namespace, Name: name}
+	}
+	return rec, nil
 }
 
 // WaitActive has nothing to wait for: the local registry decides the phase

@@ -8,11 +8,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
-	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
 // The local registry records the status the controller would write for
@@ -20,12 +18,7 @@ import (
 // their transition times, the timestamps and the effective settings.
 func TestLocalRegistryRecordsTheControllersStatus(t *testing.T) {
 	ctx := context.Background()
-	clk := testingclock.NewFakeClock(time.Date(2025, 9, 2, 10, 0, 0, 0, time.UTC))
-	st, err := store.Open(t.TempDir(), store.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	clk, st := openStore(t)
 	defaults := lifecycle.Defaults{IdleTimeout: time.Hour, TTL: 24 * time.Hour, Retention: time.Hour}
 	r := &localRegistry{st: st, clock: clk, defaults: defaults, activity: func(types.NamespacedName) time.Time { return time.Time{} }}
 

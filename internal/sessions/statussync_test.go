@@ -13,6 +13,18 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
+// openStore opens a store of the test's own on a fake clock.
+func openStore(t *testing.T) (*testingclock.FakeClock, *store.Store) {
+	t.Helper()
+	clk := testingclock.NewFakeClock(time.Date(2025, 9, 2, 10, 0, 0, 0, time.UTC))
+	st, err := store.Open(t.TempDir(), store.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return clk, st
+}
+
 // recordingRegistry records the status writes of the syncer. The syncer
 // is driven by hand (flushDue at a stepped clock), so a write that does not
 // happen is seen not to happen, without waiting.
@@ -46,12 +58,7 @@ func (r *recordingRegistry) last() statusUpdate {
 // the latest activity; pending status is written on shutdown.
 func TestStatusSyncIsCoarse(t *testing.T) {
 	ctx := context.Background()
-	clk := testingclock.NewFakeClock(time.Date(2025, 9, 2, 10, 0, 0, 0, time.UTC))
-	st, err := store.Open(t.TempDir(), store.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	clk, st := openStore(t)
 	reg := &recordingRegistry{}
 	y := newStatusSyncer(reg, st, clk, DefaultSyncInterval, logr.Discard())
 	sess := Session{Namespace: "ns", Name: "busy", UID: "u1", Phase: "Active",

@@ -298,17 +298,11 @@ func TestImportLimits(t *testing.T) {
 // The lenient forms a document may take (see internal/document) import
 // as their plain equivalents.
 func TestImportLenientForms(t *testing.T) {
-	in := `{
-	  "id": "s", "created_at": "2025-09-02 10:00:00",
-	  "context": {"bare": {"nested": "object without value"}, "n": null, "w": {"value": null, "added_at": "2025-09-02T11:00:00Z", "type": 5}},
-	  "discoveries": {
-	    "Zeta first": {"discovery": {"description": "from a dict", "relevance": 0.9}, "timestamp": "2025-09-02T12:00:00", "relevance": 0.9},
-	    "Alpha second": {"discovery": "plain text", "relevance": "critical"},
-	    "Third": {"discovery": {"other": 1}}
-	  },
-	  "conversation_history": null
-	}`
-	doc, err := document.Parse([]byte(in))
+	in, err := os.ReadFile("../document/testdata/lenient.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := document.Parse(in)
 	if err != nil {
 		t.Fatal(err)
 	}

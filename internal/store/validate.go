@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 )
 
 const (
@@ -156,15 +158,7 @@ func pythonType(v json.RawMessage) string {
 	return "int"
 }
 
-// encodeJSON is json.Marshal without HTML escaping. Stored values must read
-// back byte for byte as written (a context value "<b>" must not come back as
-// "\u003cb\u003e"), and limits count the bytes the client sent.
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+// encodeJSON encodes records as documents are written (document.Marshal:
+// no HTML escaping), so stored values read back byte for byte as written
+// and limits count the bytes the client sent.
+func encodeJSON(v any) ([]byte, error) { return document.Marshal(v) }

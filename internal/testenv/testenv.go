@@ -82,22 +82,36 @@ func Require(t testing.TB) {
 	}
 }
 
-// Main runs a package's tests. With the control-plane assets it calls setup
-// (which starts what the package's tests share and returns a func that
-// stops it) first; without them it says so on one line and runs the tests
-// anyway, so the pure ones run and the others skip through Require. It
-// returns the exit status for os.Exit.
-func Main(m *testing.M, setup func() (stop func(), err error)) int {
+// Main runs a package's tests. With the control-plane assets it starts the
+// control plane (Start with scheme) and hands it to setup, which keeps what
+// the tests use and may start more (a manager, a store), returning what
+// stops that (or nil); after the tests everything is stopped. Without the
+// assets it says so on one line and runs the tests anyway, so the pure ones
+// run and the others skip through Require. It returns the exit status for
+// os.Exit.
+func Main(m *testing.M, scheme *runtime.Scheme, setup func(*Env) (stop func(), err error)) int {
 	if reason := Missing(); reason != "" {
 		fmt.Fprintln(os.Stderr, "control-plane tests skipped:", reason)
 		return m.Run()
 	}
-	stop, err := setup()
+	env, err := Start(scheme)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop()
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop control plane:", err)
+		}
+	}()
+	stop, err := setup(env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if stop != nil {
+		defer stop()
+	}
 	return m.Run()
 }
 
