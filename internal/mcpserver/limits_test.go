@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
@@ -138,6 +139,19 @@ func TestNewSessionIsHeldToItsPolicyAtOnce(t *testing.T) {
 	if v := ok[SessionView](t, cs, "get_session", a()); v.Limits.MaxValueBytes != 100 {
 		t.Errorf("get_session's limits.max_value_bytes = %d, want 100", v.Limits.MaxValueBytes)
 	}
+	// What the server held the session to from its first call is what the
+	// controller then records: the same resolution.
+	testenv.Eventually(t, waitTimeout, "status.effective from the controller", func() string {
+		eff := session(t, ns, "new").Status.Effective
+		if eff == nil {
+			return "status.effective is unset"
+		}
+		got := lifecycle.SettingsFromStatus(eff).Limits
+		if v := ptr.Deref(got.MaxValueBytes, 0); v != created.Limits.MaxValueBytes {
+			return fmt.Sprintf("status.effective.limits.maxValueBytes is %d, create_session said %d", v, created.Limits.MaxValueBytes)
+		}
+		return ""
+	})
 }
 
 // Every write path of the MCP server refuses a value one byte over each
