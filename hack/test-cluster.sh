@@ -60,7 +60,7 @@ phase "images loaded into the node"
 assets="$(hack/control-plane.sh --node "$bin")"
 KUBECONFIG="$CLUSTER_DIR/kubeconfig" KUBECTL="$assets/kubectl" \
   INSTALLER="$root/dist/install.yaml" IMG="$IMG" IMAGE_TAR="$root/dist/image.tar" \
-  UPGRADE_IMG="$upgrade_img" AGENT_IMG="$agent_img" AGENT_SAMPLE="$root/config/samples/agent_serviceaccount.yaml" \
+  UPGRADE_IMG="$upgrade_img" UPGRADE_IMAGE_TAR="$root/dist/image-upgrade.tar" AGENT_IMG="$agent_img" AGENT_SAMPLE="$root/config/samples/agent_serviceaccount.yaml" \
   go test -tags cluster -count=1 -timeout 40m -v ./internal/e2e/cluster/
 phase "tests (internal/e2e/cluster)"
 

@@ -38,7 +38,8 @@ type env struct {
 	kubeconfig, kubectl string
 	installer           string // dist/install.yaml
 	image, imageTar     string // the operator's image and its tarball
-	upgradeImage        string // a second tag, for the upgrade
+	upgradeImage        string // a second tag (another version), for the upgrade
+	upgradeImageTar     string
 	agentImage          string // hack/demo as an image
 	agentSample         string // config/samples/agent_serviceaccount.yaml
 }
@@ -48,13 +49,13 @@ func getEnv(t *testing.T) env {
 	e := env{
 		kubeconfig: os.Getenv("KUBECONFIG"), kubectl: os.Getenv("KUBECTL"),
 		installer: os.Getenv("INSTALLER"), image: os.Getenv("IMG"), imageTar: os.Getenv("IMAGE_TAR"),
-		upgradeImage: os.Getenv("UPGRADE_IMG"), agentImage: os.Getenv("AGENT_IMG"), agentSample: os.Getenv("AGENT_SAMPLE"),
+		upgradeImage: os.Getenv("UPGRADE_IMG"), upgradeImageTar: os.Getenv("UPGRADE_IMAGE_TAR"), agentImage: os.Getenv("AGENT_IMG"), agentSample: os.Getenv("AGENT_SAMPLE"),
 	}
 	if e.kubectl == "" {
 		e.kubectl = "kubectl"
 	}
 	for name, v := range map[string]string{"KUBECONFIG": e.kubeconfig, "INSTALLER": e.installer, "IMG": e.image, "IMAGE_TAR": e.imageTar,
-		"UPGRADE_IMG": e.upgradeImage, "AGENT_IMG": e.agentImage, "AGENT_SAMPLE": e.agentSample} {
+		"UPGRADE_IMG": e.upgradeImage, "UPGRADE_IMAGE_TAR": e.upgradeImageTar, "AGENT_IMG": e.agentImage, "AGENT_SAMPLE": e.agentSample} {
 		if v == "" {
 			t.Fatalf("%s is not set: run these tests with `make test-cluster`", name)
 		}

@@ -25,7 +25,7 @@ func TestOperatorInCluster(t *testing.T) {
 	})
 	h.phase("2. operator Ready: its image, PVC bound and mounted, non-root, read-only root", func() {
 		op := h.waitOperator(h.env.image, nil)
-		h.checkOperatorPod(op, h.env.image)
+		h.checkOperatorPod(op, h.env.imageTar)
 	})
 
 	const story = "debug-memory-leak"
@@ -78,7 +78,7 @@ func TestOperatorInCluster(t *testing.T) {
 		gap := h.writeThrough(url, token, "upgrade", func() {
 			h.kubectl("set", "image", "-n", installNamespace, "deployment/"+deploymentName, "manager="+h.env.upgradeImage)
 			op := h.waitOperator(h.env.upgradeImage, nil)
-			h.checkOperatorPod(op, h.env.upgradeImage)
+			h.checkOperatorPod(op, h.env.upgradeImageTar)
 		})
 		t.Logf("endpoint unavailable for %.1fs during the upgrade", gap.Seconds())
 		if after := exportStory(); after != before {
@@ -111,7 +111,7 @@ func TestOperatorInCluster(t *testing.T) {
 func (h *harness) waitOperator(image string, cond func(*corev1.Pod) bool) *corev1.Pod {
 	h.t.Helper()
 	p, err := h.waitPods(installNamespace, managerSelector, 4*time.Minute, "the operator pod running "+image, func(p *corev1.Pod) bool {
-		return podReady(p) && len(p.Status.ContainerStatuses) == 1 && sameImage(p.Status.ContainerStatuses[0].Image, image) &&
+		return podReady(p) && p.Spec.Containers[0].Image == image && len(p.Status.ContainerStatuses) == 1 &&
 			p.Status.ContainerStatuses[0].State.Running != nil && (cond == nil || cond(p))
 	})
 	if err != nil {
@@ -120,26 +120,19 @@ func (h *harness) waitOperator(image string, cond func(*corev1.Pod) bool) *corev
 	return p
 }
 
-// sameImage compares a reference as the runtime reports it
-// (docker.io/library/name:tag) with one as written (name:tag).
-func sameImage(reported, want string) bool {
-	return reported == want || reported == "docker.io/library/"+want || reported == "docker.io/"+want
-}
-
 // checkOperatorPod checks what the runtime did, not only what the pod
-// asked for: the image's config digest, the claim, and the manager
-// process's user and mounts as the node sees them.
-func (h *harness) checkOperatorPod(p *corev1.Pod, image string) {
+// asked for: the image (by its config digest, from the tarball that make
+// image wrote), the claim, and the manager process's user and mounts as the
+// node sees them.
+func (h *harness) checkOperatorPod(p *corev1.Pod, imageTar string) {
 	h.t.Helper()
 	cst := p.Status.ContainerStatuses[0]
-	if image == h.env.image {
-		want, err := configDigest(h.env.imageTar)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if cst.ImageID != want {
-			h.t.Errorf("the operator runs image ID %s, want %s (the config of %s)", cst.ImageID, want, h.env.imageTar)
-		}
+	want, err := configDigest(imageTar)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if cst.ImageID != want {
+		h.t.Errorf("the operator runs image ID %s, want %s (the config of %s)", cst.ImageID, want, imageTar)
 	}
 	pvc, err := h.cs.CoreV1().PersistentVolumeClaims(installNamespace).Get(h.ctx, pvcName, metav1.GetOptions{})
 	if err != nil {
