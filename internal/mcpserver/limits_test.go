@@ -67,6 +67,17 @@ func tinyPolicy(t *testing.T, ns string) {
 
 var tiny = map[string]string{"tier": "tiny"}
 
+// tinyServer makes a namespace with the tiny policy and connects to a
+// server for it on a store of the test's own.
+func tinyServer(t *testing.T) (string, *store.Store, *mcp.ClientSession) {
+	t.Helper()
+	ns := newNamespace(t)
+	tinyPolicy(t, ns)
+	st := newStore(t)
+	_, url := startServer(t, Options{Store: st})
+	return ns, st, connect(t, url, clientOpts{})
+}
+
 // absent reports whether the apiserver has no McpSession of that name: a
 // refused create never made one.
 func absent(t *testing.T, ns, name string) bool {
@@ -82,11 +93,7 @@ func absent(t *testing.T, ns, name string) bool {
 // A document with a 5,000-byte message and a 5,000-byte discovery imported
 // into a session whose policy allows 100 bytes per value was stored.
 func TestImportHoldsEveryValueToThePolicy(t *testing.T) {
-	ns := newNamespace(t)
-	tinyPolicy(t, ns)
-	st := newStore(t)
-	_, url := startServer(t, Options{Store: st})
-	cs := connect(t, url, clientOpts{})
+	ns, st, cs := tinyServer(t)
 	before := digest(t, st)
 
 	doc := map[string]any{"id": "x", "project": "p", "context": map[string]any{},
@@ -112,11 +119,7 @@ func TestImportHoldsEveryValueToThePolicy(t *testing.T) {
 // of 1,000 bytes at once was stored, because the limits came from
 // status.effective, which the controller had not written yet.
 func TestNewSessionIsHeldToItsPolicyAtOnce(t *testing.T) {
-	ns := newNamespace(t)
-	tinyPolicy(t, ns)
-	st := newStore(t)
-	_, url := startServer(t, Options{Store: st})
-	cs := connect(t, url, clientOpts{})
+	ns, st, cs := tinyServer(t)
 	a := func(kv ...any) map[string]any {
 		m := map[string]any{"session_id": "new", "namespace": ns}
 		for i := 0; i < len(kv); i += 2 {
