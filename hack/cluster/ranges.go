@@ -66,8 +66,13 @@ func routedNetworks() ([]*net.IPNet, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseRoutes(string(b)), nil
+}
+
+// parseRoutes reads the destinations of /proc/net/route, but the default.
+func parseRoutes(table string) []*net.IPNet {
 	var out []*net.IPNet
-	for _, line := range strings.Split(string(b), "\n")[1:] {
+	for _, line := range strings.Split(table, "\n")[1:] {
 		f := strings.Fields(line)
 		if len(f) < 8 || f[1] == "00000000" {
 			continue
@@ -84,5 +89,5 @@ func routedNetworks() ([]*net.IPNet, error) {
 		binary.BigEndian.PutUint32(m, binary.LittleEndian.Uint32(mask))
 		out = append(out, &net.IPNet{IP: ip, Mask: m})
 	}
-	return out, nil
+	return out
 }

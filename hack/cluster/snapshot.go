@@ -258,15 +258,20 @@ func nfacctNames() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nfacct list: %w", err)
 	}
+	return parseNFAcct(string(b)), nil
+}
+
+// parseNFAcct reads the names of `nfacct list`, whose lines look like
+// { pkts = 00000000000000000000, bytes = 00000000000000000000 } = name;
+func parseNFAcct(list string) []string {
 	var out []string
-	// Lines look like: { pkts = 00000000000000000000, bytes = 00000000000000000000 } = name;
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(list, "\n") {
 		if i := strings.LastIndex(line, "} = "); i >= 0 {
 			out = append(out, strings.TrimSuffix(strings.TrimSpace(line[i+4:]), ";"))
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
 func topCgroups() ([]string, error) {

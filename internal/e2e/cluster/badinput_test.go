@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -61,9 +62,16 @@ func TestBrokenPodsFailFast(t *testing.T) {
 		},
 		want: []string{"unschedulable", `"no-such-class" not found`},
 	}, {
-		name:  "crash-loop",
-		setup: func() *corev1.Pod { return pod("crash-loop", h.env.agentImage, "--endpoint", "http://127.0.0.1:1/mcp") },
-		want:  []string{"CrashLoopBackOff", "connect to http://127.0.0.1:1/mcp"},
+		name: "crash-loop",
+		setup: func() *corev1.Pod {
+			// The agent exits at once without an endpoint; like the
+			// operator, it is Ready only once a probe passes, which none does.
+			p := pod("crash-loop", h.env.agentImage, "--endpoint", "http://127.0.0.1:1/mcp")
+			p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+				TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(1)}}}
+			return p
+		},
+		want: []string{"CrashLoopBackOff", "connect to http://127.0.0.1:1/mcp"},
 	}}
 	for _, c := range cases {
 		h.phase("a pod that cannot come up fails the wait: "+c.name, func() {

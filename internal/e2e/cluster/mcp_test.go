@@ -98,7 +98,8 @@ type writer struct {
 	acked    []string
 	ackTimes []time.Time
 	failures int
-	lastErr  error
+	// errs holds each distinct failure the first time it happened.
+	errs []string
 }
 
 func (w *writer) run(ctx context.Context) {
@@ -137,15 +138,22 @@ func (w *writer) run(ctx context.Context) {
 
 func (w *writer) fail(err error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.failures++
-	w.lastErr = err
-	w.mu.Unlock()
+	msg := err.Error()
+	for _, e := range w.errs {
+		if strings.HasSuffix(e, msg) {
+			return
+		}
+	}
+	w.errs = append(w.errs, time.Now().Format("15:04:05.000 ")+msg)
 }
 
 func (w *writer) status() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return fmt.Sprintf("%d acknowledged, %d failed attempts, the last: %v", len(w.acked), w.failures, w.lastErr)
+	return fmt.Sprintf("%d acknowledged, %d failed attempts; the failures, each the first time:\n  %s",
+		len(w.acked), w.failures, strings.Join(w.errs, "\n  "))
 }
 
 func (w *writer) count() int {

@@ -88,7 +88,7 @@ func TestOperatorInCluster(t *testing.T) {
 	h.phase("8. refusals: a service account with no binding, a request with no token", func() {
 		h.kubectl("create", "serviceaccount", "-n", agentNamespace, "unbound")
 		logs := h.runAgent("agent-unbound", "unbound", "not-allowed", corev1.PodFailed)
-		want := `forbidden: system:serviceaccount:` + agentNamespace + `:unbound cannot create mcpsessions in namespace "` + agentNamespace + `"`
+		want := `forbidden: system:serviceaccount:` + agentNamespace + `:unbound cannot create mcpsessions/not-allowed in namespace "` + agentNamespace + `"`
 		if !strings.Contains(logs, want) {
 			t.Fatalf("the unbound agent's output lacks the refusal %q:\n%s", want, logs)
 		}
