@@ -2,286 +2,47 @@
 // controllers, the session store on the data volume and the MCP server, in one
 // process so the finalizer that erases a session and the server that writes it
 // share one open database.
+//
+// Its subcommands (see commands) print the version or work on a stopped
+// manager's data instead.
 package main
 
 import (
-	"crypto/tls"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
-	"strings"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-
-	sessionsv1alpha1 "github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
-	"github.com/mcp-session-operator/mcp-session-operator/controllers"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/mcpserver"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
 )
-
-var (
-	scheme   = runtime.NewScheme()
-	setupLog = ctrl.Log.WithName("setup")
-)
-
-func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(sessionsv1alpha1.AddToScheme(scheme))
-}
 
 func main() {
-	if wantsVersion(os.Args[1:]) {
+	err := run(os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	if err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+// run is the whole program: a subcommand when the first argument names one,
+// the version for --version, else the manager with its flags. Everything it
+// opens it closes before it returns, whatever the outcome, so main only
+// reports the error and sets the exit status.
+func run(args []string, io stdio) error {
+	if len(args) > 0 {
+		if c, ok := lookup(args[0]); ok {
+			if err := c.run(args[1:], io); err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			return nil
+		}
+	}
+	if wantsVersion(args) {
 		// Before anything that could fail: no flag values, store or
 		// kubeconfig are looked at.
-		fmt.Println(version.String())
-		return
+		return printVersion(io)
 	}
-	if len(os.Args) > 1 && (os.Args[1] == "export" || os.Args[1] == "import") {
-		if err := runTransfer(os.Args[1], os.Args[2:], os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
-			os.Exit(1)
-		}
-		return
-	}
-	var (
-		metricsAddr          string
-		probeAddr            string
-		secureMetrics        bool
-		enableLeaderElection bool
-		leaderElectionNS     string
-		enableHTTP2          bool
-		dataDir              string
-		mcpAddr              string
-		mcpStdio             bool
-		authMode             string
-		audience             string
-		allowedOrigins       string
-		mcpSync              time.Duration
-		mcpMaxBody           int64
-		walMinSync           time.Duration
-	)
-	defaults := lifecycle.DefaultDefaults()
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS, authenticated and authorised against the apiserver.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so only one manager reconciles at a time.")
-	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; in a cluster it defaults to the pod's own namespace, outside one it must be set.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
-	flag.StringVar(&dataDir, "data-dir", "/data", "Folder of the session store (the PVC's mount in a cluster).")
-	flag.DurationVar(&walMinSync, "store-wal-min-sync-interval", 0, "Group-commit window: the shortest time between two WAL fsyncs. 0 syncs at once; a window (e.g. 1ms) lets many concurrent writers share fsyncs at the cost of up to the window of latency on every write.")
-	flag.DurationVar(&defaults.IdleTimeout, "default-idle-timeout", defaults.IdleTimeout, "Suspend sessions idle this long when neither the session nor a policy says otherwise (0: never).")
-	flag.DurationVar(&defaults.TTL, "default-ttl", defaults.TTL, "Terminate (Expired) sessions idle this long when neither the session nor a policy says otherwise (0: never).")
-	flag.DurationVar(&defaults.Retention, "default-retention", defaults.Retention, "Delete terminated sessions after this long when neither the session nor a policy says otherwise (0: keep).")
-	flag.StringVar(&mcpAddr, "mcp-bind-address", mcpserver.DefaultAddr, "Address the MCP server (Streamable HTTP, path /mcp) binds to.")
-	flag.BoolVar(&mcpStdio, "mcp-stdio", false, "Serve MCP over stdin/stdout against --data-dir without Kubernetes (for a desktop MCP client).")
-	flag.StringVar(&authMode, "auth", string(mcpserver.AuthKubernetes), "MCP authentication: kubernetes (TokenReview + SubjectAccessReview) or none (only with a loopback --mcp-bind-address).")
-	flag.StringVar(&audience, "mcp-token-audience", mcpserver.DefaultAudience, "Audience MCP bearer tokens must be issued for.")
-	flag.DurationVar(&mcpSync, "mcp-status-sync-interval", mcpserver.DefaultSyncInterval, "Most often a session's status counts and lastActivityTime are written.")
-	flag.Int64Var(&mcpMaxBody, "mcp-max-body-bytes", mcpserver.DefaultMaxBodyBytes, "Largest MCP request body accepted (413 beyond).")
-	flag.StringVar(&allowedOrigins, "mcp-allowed-origins", "", "Comma-separated browser origins allowed to call the MCP server besides loopback and the server's own host.")
-	// Handled by wantsVersion before parsing; declared so --help lists it.
-	flag.Bool("version", false, "Print the version and build information, then exit (also: manager version).")
-	opts := zap.Options{Development: false}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-
-	var tlsOpts []func(*tls.Config)
-	if !enableHTTP2 {
-		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
-	if secureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
-	}
-
-	if err := validateDefaults(defaults); err != nil {
-		setupLog.Error(err, "invalid flags")
-		os.Exit(2)
-	}
-	if !mcpStdio {
-		if err := mcpserver.ValidateAuth(mcpserver.AuthMode(authMode), mcpAddr); err != nil {
-			setupLog.Error(err, "invalid flags")
-			os.Exit(2)
-		}
-	}
-	if walMinSync < 0 {
-		setupLog.Error(fmt.Errorf("--store-wal-min-sync-interval must not be negative, got %s", walMinSync), "invalid flags")
-		os.Exit(2)
-	}
-
-	st, err := store.Open(dataDir, store.Options{WALMinSyncInterval: walMinSync})
-	if err != nil {
-		setupLog.Error(err, "unable to open the session store", "dataDir", dataDir)
-		os.Exit(1)
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			setupLog.Error(err, "closing the session store")
-		}
-	}()
-
-	if mcpStdio {
-		// No Kubernetes: sessions live in the local store only. Logs go to
-		// stderr; stdout carries the protocol.
-		if err := serveStdio(st, defaults, mcpSync); err != nil {
-			setupLog.Error(err, "MCP over stdio")
-			_ = st.Close()
-			os.Exit(1)
-		}
-		return
-	}
-
-	// Served on the manager's metrics endpoint with the controllers' and
-	// the MCP server's series.
-	if err := registerMetrics(metrics.Registry, st); err != nil {
-		setupLog.Error(err, "unable to register metrics")
-		os.Exit(1)
-	}
-
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                  scheme,
-		Cache:                   controllers.CacheOptions(),
-		Metrics:                 metricsOpts,
-		HealthProbeBindAddress:  probeAddr,
-		LeaderElection:          enableLeaderElection,
-		LeaderElectionID:        "mcp-session-operator.sessions.mcp.dev",
-		LeaderElectionNamespace: leaderElectionNS,
-	})
-	if err != nil {
-		setupLog.Error(err, "unable to create manager")
-		os.Exit(1)
-	}
-
-	if err := controllers.Setup(mgr, controllers.Options{Defaults: defaults, Store: st}); err != nil {
-		setupLog.Error(err, "unable to set up controllers")
-		os.Exit(1)
-	}
-
-	srv, err := addMCPServer(mgr, st, defaults, mcpserver.Options{
-		Addr: mcpAddr, AuthMode: mcpserver.AuthMode(authMode),
-		SyncInterval: mcpSync, MaxBodyBytes: mcpMaxBody, AllowedOrigins: splitList(allowedOrigins),
-	}, audience)
-	if err != nil {
-		setupLog.Error(err, "unable to set up the MCP server")
-		os.Exit(1)
-	}
-
-	// Liveness is a plain ping: the probe server only starts once the store
-	// is open (the startup probe covers that), and a busy store must not
-	// get the pod restarted. Readiness asks the MCP listener, which answers
-	// only while it serves and its store is open.
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up health check")
-		os.Exit(1)
-	}
-	if err := mgr.AddReadyzCheck("mcp", srv.ReadyzCheck()); err != nil {
-		setupLog.Error(err, "unable to set up ready check")
-		os.Exit(1)
-	}
-
-	setupLog.Info("starting manager", "version", version.Get().Version, "revision", version.Get().Revision, "dataDir", dataDir)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		setupLog.Error(err, "manager exited with error")
-		_ = st.Close()
-		os.Exit(1)
-	}
-}
-
-// addMCPServer runs the MCP server as a manager Runnable sharing the
-// manager's cache, client and store. It is not leader-elected: every
-// replica serves MCP.
-func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults, opts mcpserver.Options, audience string) (*mcpserver.Server, error) {
-	opts.Client, opts.APIReader, opts.Informers = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache()
-	opts.Store, opts.Defaults = st, &defaults
-	if opts.AuthMode == mcpserver.AuthKubernetes {
-		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
-		if err != nil {
-			return nil, fmt.Errorf("clientset for access reviews: %w", err)
-		}
-		opts.Authenticator = auth.NewTokenAuthenticator(cs.AuthenticationV1().TokenReviews(), []string{audience}, mcpserver.DefaultAuthCacheTTL)
-		opts.Authorizer = auth.NewAuthorizer(cs.AuthorizationV1().SubjectAccessReviews(), mcpserver.DefaultAuthCacheTTL)
-	}
-	srv, err := mcpserver.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	return srv, mgr.Add(srv)
-}
-
-// registerMetrics adds the store's health and the build information to reg
-// (controller-runtime's registry in the manager), beside the series the
-// controllers and the MCP server register themselves.
-func registerMetrics(reg prometheus.Registerer, st *store.Store) error {
-	for _, c := range []prometheus.Collector{st.Collector(), version.Collector()} {
-		if err := reg.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// wantsVersion reports whether the command line asks for the version:
-// `manager version`, or --version (-version) anywhere before a "--".
-func wantsVersion(args []string) bool {
-	if len(args) > 0 && args[0] == "version" {
-		return true
-	}
-	for _, a := range args {
-		switch a {
-		case "--":
-			return false
-		case "--version", "-version", "--version=true", "-version=true":
-			return true
-		}
-	}
-	return false
-}
-
-// serveStdio serves MCP on stdin/stdout against the local store until stdin
-// closes or a signal arrives.
-func serveStdio(st *store.Store, defaults lifecycle.Defaults, sync time.Duration) error {
-	srv, err := mcpserver.New(mcpserver.Options{Store: st, Defaults: &defaults, SyncInterval: sync})
-	if err != nil {
-		return err
-	}
-	return srv.ServeStdio(ctrl.SetupSignalHandler(), os.Stdin, os.Stdout)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// validateDefaults keeps the operator-wide defaults consistent with what the
-// CRD enforces per session: no negative durations, ttl not below idleTimeout.
-func validateDefaults(d lifecycle.Defaults) error {
-	for name, v := range map[string]time.Duration{"--default-idle-timeout": d.IdleTimeout, "--default-ttl": d.TTL, "--default-retention": d.Retention} {
-		if v < 0 {
-			return fmt.Errorf("%s must not be negative, got %s", name, v)
-		}
-	}
-	if d.TTL > 0 && d.IdleTimeout > 0 && d.TTL < d.IdleTimeout {
-		return fmt.Errorf("--default-ttl (%s) must not be shorter than --default-idle-timeout (%s)", d.TTL, d.IdleTimeout)
-	}
-	return nil
+	return runManager(args)
 }

@@ -2,68 +2,107 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/store/transfer"
 )
 
-// runTransfer handles `manager export` and `manager import`, which move one
-// session between the store and the tutorial's JSON document format, for
-// migrating sessions from file-based tools. The store allows one process at a
-// time, so these run against the data dir of a stopped manager (or a copy of
-// the volume); a running server offers the same through the export_session
-// and import_session MCP tools.
-func runTransfer(cmd string, args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "/data", "Folder of the session store.")
-	uid := fs.String("uid", "", "UID of the McpSession (kubectl get mcps NAME -o jsonpath='{.metadata.uid}').")
-	file := fs.String("f", "-", "JSON document to write (export) or read (import); - for stdout/stdin.")
-	namespace := fs.String("namespace", "default", "import: namespace recorded with the session.")
-	name := fs.String("name", "", "import: McpSession name recorded with the session.")
-	replace := fs.Bool("replace", false, "import: replace the session's data if it already exists.")
-	state := fs.String("state", "", "export: value of the document's state field (active, suspended, terminated).")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *uid == "" {
-		return errors.New("--uid is required")
-	}
-	st, err := store.Open(*dataDir, store.Options{})
-	if err != nil {
-		return fmt.Errorf("open store %s (is a manager still running on it?): %w", *dataDir, err)
-	}
-	defer st.Close()
-	ctx := context.Background()
+// export and import move one session between the store and the tutorial's
+// JSON document format, for migrating sessions from file-based tools. The
+// store allows one process at a time, so they run against the data dir of a
+// stopped manager (or a copy of the volume); a running server offers the
+// same through the export_session and import_session MCP tools.
 
-	switch cmd {
-	case "export":
-		opts := transfer.ExportOptions{State: *state}
-		if *file == "-" {
-			return transfer.Export(ctx, st, *uid, stdout, opts)
+var exportCommand = command{
+	name:    "export",
+	summary: "write one session of a stopped manager's store as a JSON document",
+	flags: func(fs *flag.FlagSet) func(stdio) error {
+		f := addSessionFlags(fs, "JSON document to write; - for stdout.")
+		state := fs.String("state", "", "Value of the document's state field (active, suspended, terminated).")
+		return func(io stdio) error {
+			return f.withStore(func(st *store.Store) error {
+				doc, err := st.Export(context.Background(), *f.uid)
+				if err != nil {
+					return err
+				}
+				doc.State = *state
+				if *f.file == "-" {
+					return document.Write(io.out, doc, document.WriteOptions{})
+				}
+				return document.WriteFile(*f.file, doc, document.WriteOptions{})
+			})
 		}
-		return transfer.ExportToFile(ctx, st, *uid, *file, opts)
-	default:
-		if *name == "" {
-			return errors.New("--name is required for import")
+	},
+}
+
+var importCommand = command{
+	name:    "import",
+	summary: "store a JSON document as one session of a stopped manager's store",
+	flags: func(fs *flag.FlagSet) func(stdio) error {
+		f := addSessionFlags(fs, "JSON document to read; - for stdin.")
+		namespace := fs.String("namespace", "default", "Namespace recorded with the session.")
+		name := fs.String("name", "", "McpSession name recorded with the session.")
+		replace := fs.Bool("replace", false, "Replace the session's data if it already exists.")
+		return func(io stdio) error {
+			if *name == "" {
+				return usagef("--name is required")
+			}
+			in := io.in
+			if *f.file != "-" {
+				file, err := os.Open(*f.file)
+				if err != nil {
+					return err
+				}
+				defer file.Close()
+				in = file
+			}
+			doc, err := document.Decode(in)
+			if err != nil {
+				return err
+			}
+			return f.withStore(func(st *store.Store) error {
+				ref := store.SessionRef{UID: *f.uid, Namespace: *namespace, Name: *name}
+				h, err := st.Import(context.Background(), ref, doc, store.ImportOptions{Replace: *replace})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(io.err, "imported %s/%s (uid %s): %d context items, %d messages, %d discoveries\n",
+					h.Namespace, h.Name, h.UID, h.ContextItems, h.Messages, h.Discoveries)
+				return nil
+			})
 		}
-		ref := store.SessionRef{UID: *uid, Namespace: *namespace, Name: *name}
-		opts := store.ImportOptions{Replace: *replace}
-		var h store.Header
-		if *file == "-" {
-			h, err = transfer.Import(ctx, st, ref, stdin, opts)
-		} else {
-			h, err = transfer.ImportFromFile(ctx, st, ref, *file, opts)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "imported %s/%s (uid %s): %d context items, %d messages, %d discoveries\n",
-			h.Namespace, h.Name, h.UID, h.ContextItems, h.Messages, h.Discoveries)
-		return nil
+	},
+}
+
+// sessionFlags are what export and import share: which store, which
+// session in it, which file.
+type sessionFlags struct{ dataDir, uid, file *string }
+
+func addSessionFlags(fs *flag.FlagSet, fileUsage string) sessionFlags {
+	return sessionFlags{
+		dataDir: fs.String("data-dir", "/data", "Folder of the session store."),
+		uid:     fs.String("uid", "", "UID of the McpSession (kubectl get mcps NAME -o jsonpath='{.metadata.uid}')."),
+		file:    fs.String("f", "-", fileUsage),
 	}
+}
+
+// withStore checks the flags, opens the store for fn and closes it after,
+// whatever fn returns.
+func (f sessionFlags) withStore(fn func(*store.Store) error) (err error) {
+	if *f.uid == "" {
+		return usagef("--uid is required")
+	}
+	st, err := store.Open(*f.dataDir, store.Options{})
+	if err != nil {
+		return fmt.Errorf("open store %s (is a manager still running on it?): %w", *f.dataDir, err)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	return fn(st)
 }

@@ -16,29 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
-const (
-	pollInterval = 25 * time.Millisecond
-	pollTimeout  = 30 * time.Second
-)
-
-// eventually polls cond until it returns "" (success) or the timeout passes,
-// then fails the test with the last explanation cond gave.
-func eventually(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(pollTimeout)
-	var last string
-	for {
-		if last = cond(); last == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, last)
-		}
-		time.Sleep(pollInterval)
-	}
-}
+const pollTimeout = 30 * time.Second
 
 func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 
@@ -103,7 +84,7 @@ func (h *harness) get(name string) *v1alpha1.McpSession {
 func (h *harness) waitSession(name, what string, check func(*v1alpha1.McpSession) string) *v1alpha1.McpSession {
 	h.t.Helper()
 	var s *v1alpha1.McpSession
-	eventually(h.t, name+": "+what, func() string {
+	testenv.Eventually(h.t, pollTimeout, name+": "+what, func() string {
 		if s = h.get(name); s == nil {
 			return "session is gone"
 		}
@@ -140,7 +121,7 @@ func (h *harness) waitPhase(name string, phase v1alpha1.Phase, reason string) *v
 
 func (h *harness) waitGone(name string) {
 	h.t.Helper()
-	eventually(h.t, name+" deleted", func() string {
+	testenv.Eventually(h.t, pollTimeout, name+" deleted", func() string {
 		if s := h.get(name); s != nil {
 			return "still there: " + statusJSON(s)
 		}
@@ -213,7 +194,7 @@ func (h *harness) events(name string) []string {
 
 func (h *harness) waitEvents(name string, want ...string) {
 	h.t.Helper()
-	eventually(h.t, fmt.Sprintf("events %v on %s", want, name), func() string {
+	testenv.Eventually(h.t, pollTimeout, fmt.Sprintf("events %v on %s", want, name), func() string {
 		got := h.events(name)
 		for _, w := range want {
 			if !slices.Contains(got, w) {

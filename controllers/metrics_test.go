@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 func gauge(ns string, p v1alpha1.Phase) float64 {
@@ -60,7 +61,7 @@ func TestMetrics(t *testing.T) {
 
 func waitGauges(t *testing.T, ns string, active, suspended, terminated float64) {
 	t.Helper()
-	eventually(t, "session gauges", func() string {
+	testenv.Eventually(t, pollTimeout, "session gauges", func() string {
 		a, s, x := gauge(ns, v1alpha1.PhaseActive), gauge(ns, v1alpha1.PhaseSuspended), gauge(ns, v1alpha1.PhaseTerminated)
 		if a != active || s != suspended || x != terminated {
 			return "gauges Active/Suspended/Terminated = " + ftoa(a) + "/" + ftoa(s) + "/" + ftoa(x)

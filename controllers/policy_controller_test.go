@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 func (h *harness) createPolicy(name string, mod func(*v1alpha1.McpSessionPolicySpec)) {
@@ -45,7 +46,7 @@ func (h *harness) patchPolicy(name, patch string) {
 func (h *harness) waitPolicy(name, reason string, matched int32) *v1alpha1.McpSessionPolicy {
 	h.t.Helper()
 	var p *v1alpha1.McpSessionPolicy
-	eventually(h.t, fmt.Sprintf("policy %s %s matching %d", name, reason, matched), func() string {
+	testenv.Eventually(h.t, pollTimeout, fmt.Sprintf("policy %s %s matching %d", name, reason, matched), func() string {
 		p = h.getPolicy(name)
 		c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionReady)
 		if p.Status.ObservedGeneration != p.Generation || c == nil || c.Reason != reason || p.Status.MatchedSessions != matched {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 func quotaPolicy(limit int32, action v1alpha1.QuotaAction) func(*v1alpha1.McpSessionPolicySpec) {
@@ -161,7 +162,7 @@ func TestResourceQuotaLimitsSessionCount(t *testing.T) {
 	// it sees this one: with hard 0 a create is refused (a create admitted
 	// before that was not charged, and is removed).
 	setHard("0")
-	eventually(t, "the quota admission plugin to see the quota", func() string {
+	testenv.Eventually(t, pollTimeout, "the quota admission plugin to see the quota", func() string {
 		err := mk("probe")
 		if err == nil {
 			_ = k8s.Delete(ctx, &v1alpha1.McpSession{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns}})
@@ -175,7 +176,7 @@ func TestResourceQuotaLimitsSessionCount(t *testing.T) {
 	// Then allow two; until the plugin sees the new value it refuses, so
 	// retrying the first create is safe.
 	setHard("2")
-	eventually(t, "the first create within the raised quota", func() string {
+	testenv.Eventually(t, pollTimeout, "the first create within the raised quota", func() string {
 		if err := mk("s1"); err != nil {
 			return err.Error()
 		}

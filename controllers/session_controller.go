@@ -38,9 +38,11 @@ import (
 // owner's live peers from the cache, computes the same deterministic verdict
 // every peer computes (lifecycle.OverQuota) and terminates only itself when
 // chosen. A new or relabelled session enqueues its owner's peers, so a
-// TerminateOldest verdict reaches the oldest session. Quota is enforced after
-// the fact (a session over the limit is created, then terminated within a
-// reconcile); refusing the create outright would take an admission webhook.
+// TerminateOldest verdict reaches the oldest session. The MCP server refuses
+// up front a create that a Reject quota would end (lifecycle.RefusedByQuota);
+// a session created by other means (kubectl, GitOps) is held to the quota
+// here, after the fact: refusing those outright would take an admission
+// webhook.
 type SessionReconciler struct {
 	Client client.Client
 	// Clock gives "now" for every deadline; nil means the real clock.
@@ -126,7 +128,7 @@ func (r *SessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.Client.List(ctx, policies, client.InNamespace(s.Namespace)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list policies for session %s: %w", req.NamespacedName, err)
 	}
-	set := lifecycle.Resolve(s.Spec, lifecycle.SelectPolicy(s.Labels, policies.Items), r.Defaults)
+	set := lifecycle.SettingsFor(s.Labels, s.Spec, policies.Items, r.Defaults)
 	overQuota, err := r.overQuota(ctx, now, s, set, policies.Items)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,10 +37,10 @@ func indexOwner(mgr manager.Manager) error {
 }
 
 // overQuota reports whether the winning policy's maxSessionsPerOwner chose
-// this session for termination. Members are the owner's sessions in the
-// namespace that the same policy wins for and that are live (not terminated,
-// not about to be by their own spec or ttl, not being deleted). Sessions
-// without an owner are never counted.
+// this session for termination. The members are the session and its
+// lifecycle.QuotaPeers: the owner's other live sessions in the namespace
+// that the same policy wins for. Sessions without an owner are never
+// counted.
 func (r *SessionReconciler) overQuota(ctx context.Context, now time.Time, s *v1alpha1.McpSession, set lifecycle.Settings, policies []v1alpha1.McpSessionPolicy) (bool, error) {
 	if set.Quota == nil || s.Spec.Owner == "" {
 		return false, nil
@@ -53,35 +54,8 @@ func (r *SessionReconciler) overQuota(ctx context.Context, now time.Time, s *v1a
 		client.MatchingFields{ownerIndex: s.Spec.Owner}, client.UnsafeDisableDeepCopy); err != nil {
 		return false, fmt.Errorf("list sessions of owner %q for quota of %s/%s: %w", s.Spec.Owner, s.Namespace, s.Name, err)
 	}
-	members := []lifecycle.QuotaMember{quotaMember(s)}
-	for i := range peers.Items {
-		p := &peers.Items[i]
-		if p.UID == s.UID || p.DeletionTimestamp != nil {
-			continue
-		}
-		winner := lifecycle.SelectPolicy(p.Labels, policies)
-		if winner == nil || winner.Name != set.Policy {
-			continue
-		}
-		if lifecycle.Decide(now, p, lifecycle.Resolve(p.Spec, winner, r.Defaults), false).Phase == v1alpha1.PhaseTerminated {
-			continue
-		}
-		members = append(members, quotaMember(p))
-	}
-	for _, name := range lifecycle.OverQuota(members, *set.Quota) {
-		if name == s.Name {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func quotaMember(s *v1alpha1.McpSession) lifecycle.QuotaMember {
-	m := lifecycle.QuotaMember{Name: s.Name, Created: s.CreationTimestamp.Time}
-	if s.Status.LastActivityTime != nil {
-		m.LastActivity = s.Status.LastActivityTime.Time
-	}
-	return m
+	members := append(lifecycle.QuotaPeers(now, s.Spec.Owner, set.Policy, string(s.UID), peers.Items, policies, r.Defaults), lifecycle.MemberOf(s))
+	return slices.Contains(lifecycle.OverQuota(members, *set.Quota), s.Name), nil
 }
 
 // quotaPeers maps a session that may have pushed its owner over a quota to

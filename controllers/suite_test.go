@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -37,7 +36,9 @@ import (
 // RequeueAfter is real time while deadlines come from the fake clock, so a
 // test that steps the clock past a deadline then "pokes" the session (bumps
 // an annotation) to make the controller look at it: the same thing any
-// change to the object does.
+// change to the object does. Tests about RequeueAfter itself, and about
+// what the controller does not do, call Reconcile directly instead (see
+// reconcile_test.go).
 var (
 	testEnv   *envtest.Environment
 	testCfg   *rest.Config
@@ -56,18 +57,10 @@ func TestMain(m *testing.M) {
 	} else {
 		logf.SetLogger(logr.Discard())
 	}
-
-	env, err := testenv.Start(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testEnv, testCfg, k8s = env.Environment, env.Config, env.Client
-	code := m.Run()
-	if err := testEnv.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
-	}
-	os.Exit(code)
+	os.Exit(testenv.Main(m, scheme, func(env *testenv.Env) (func(), error) {
+		testEnv, testCfg, k8s = env.Environment, env.Config, env.Client
+		return nil, nil
+	}))
 }
 
 // recordingStore is a SessionStore that remembers what it erased and can be
@@ -167,6 +160,7 @@ type harness struct {
 
 func newNamespace(t testing.TB) string {
 	t.Helper()
+	testenv.Require(t)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatalf("create namespace: %v", err)

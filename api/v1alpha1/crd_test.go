@@ -16,9 +16,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 func TestCRDAdvertisesColumnsShortNameAndCategory(t *testing.T) {
+	testenv.Require(t)
 	var crd apiextensionsv1.CustomResourceDefinition
 	if err := k8sClient.Get(context.Background(), client.ObjectKey{Name: "mcpsessions.sessions.mcp.dev"}, &crd); err != nil {
 		t.Fatal(err)

@@ -94,6 +94,10 @@ type EffectiveSettings struct {
 	// +optional
 	Policy string `json:"policy,omitempty"`
 
+	// maxSessionsPerOwner is the winning policy's owner quota, if it has one.
+	// +optional
+	MaxSessionsPerOwner *OwnerQuota `json:"maxSessionsPerOwner,omitempty"`
+
 	// sources says where each setting came from, for example
 	// "idleTimeout=spec,ttl=policy,retention=default".
 	// +optional

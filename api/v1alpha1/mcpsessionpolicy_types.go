@@ -9,9 +9,15 @@ import (
 type QuotaAction string
 
 const (
-	// QuotaReject terminates the newest over-quota session (reason QuotaExceeded).
+	// QuotaReject keeps the sessions an owner already has and refuses new
+	// ones past the limit: create_session and import_session answer with an
+	// error and create nothing. A session that gets past that check (created
+	// with kubectl or a GitOps tool, which the operator only sees once the
+	// apiserver has stored it, or two MCP creates racing) is terminated by
+	// the controller as the newest over-quota session (reason QuotaExceeded).
 	QuotaReject QuotaAction = "Reject"
-	// QuotaTerminateOldest terminates the least recently active sessions.
+	// QuotaTerminateOldest lets the new session live and terminates the
+	// owner's least recently active sessions (reason QuotaExceeded).
 	QuotaTerminateOldest QuotaAction = "TerminateOldest"
 )
 

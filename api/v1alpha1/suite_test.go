@@ -2,7 +2,6 @@ package v1alpha1_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 
@@ -30,23 +29,17 @@ var (
 
 func TestMain(m *testing.M) {
 	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
-	env, err := testenv.Start(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testEnv, cfg, k8sClient = env.Environment, env.Config, env.Client
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop control plane:", err)
-	}
-	os.Exit(code)
+	os.Exit(testenv.Main(m, scheme, func(env *testenv.Env) (func(), error) {
+		testEnv, cfg, k8sClient = env.Environment, env.Config, env.Client
+		return nil, nil
+	}))
 }
 
 // newNamespace gives each test its own namespace: envtest has no namespace
 // controller, so namespaces can never be cleaned up and must not be shared.
 func newNamespace(t *testing.T) string {
 	t.Helper()
+	testenv.Require(t)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "api-"}}
 	if err := k8sClient.Create(context.Background(), ns); err != nil {
 		t.Fatalf("create namespace: %v", err)

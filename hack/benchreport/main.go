@@ -5,7 +5,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/perf/benchfmt"
 )
 
 // Figure is one measured metric of one benchmark.
@@ -75,36 +76,48 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
-
-// parse reads benchmark result lines; `pkg:` lines name the package of the
-// lines after them. Output that is not a result (logs, PASS) passes through.
+// parse reads `go test -bench` output with golang.org/x/perf/benchfmt
+// (which also follows the `pkg:` lines naming each result's package),
+// copying it to stdout as it goes. Lines that are not results (logs, PASS)
+// pass through; a malformed result line is reported and skipped.
 func parse(r io.Reader) ([]Figure, error) {
 	var out []Figure
-	pkg := ""
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		fmt.Println(line)
-		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
-			pkg = strings.TrimSpace(p)
-			continue
-		}
-		m := benchLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		fields := strings.Fields(m[3])
-		for i := 0; i+1 < len(fields); i += 2 {
-			v, err := strconv.ParseFloat(fields[i], 64)
-			if err != nil {
-				continue
+	br := benchfmt.NewReader(io.TeeReader(r, os.Stdout), "stdin")
+	for br.Scan() {
+		switch rec := br.Result().(type) {
+		case *benchfmt.SyntaxError:
+			fmt.Fprintln(os.Stderr, "benchreport: skipping", rec)
+		case *benchfmt.Result:
+			name := benchmarkName(rec.Name)
+			for _, v := range rec.Values {
+				// The unit as the benchmark reported it, which the targets
+				// name: benchfmt tidies some (ns/op to sec/op) and then
+				// keeps the original in OrigUnit.
+				unit, value := v.Unit, v.Value
+				if v.OrigUnit != "" {
+					unit, value = v.OrigUnit, v.OrigValue
+				}
+				out = append(out, Figure{Package: rec.GetConfig("pkg"), Benchmark: name, Metric: unit, Value: value})
 			}
-			out = append(out, Figure{Package: pkg, Benchmark: m[1], Metric: fields[i+1], Value: v})
 		}
 	}
-	return out, sc.Err()
+	return out, br.Err()
+}
+
+// benchmarkName is the name a target matches: "Benchmark" and the
+// sub-benchmark path, without the GOMAXPROCS suffix.
+func benchmarkName(n benchfmt.Name) string {
+	base, parts := n.Parts()
+	var b strings.Builder
+	b.WriteString("Benchmark")
+	b.Write(base)
+	for _, p := range parts {
+		if len(p) > 0 && p[0] == '-' { // GOMAXPROCS, always last
+			break
+		}
+		b.Write(p)
+	}
+	return b.String()
 }
 
 // loadTargets reads target rows (benchmark-regexp, metric, op, bound,

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // (1) Everything written before a clean restart is there after it.
@@ -131,12 +132,15 @@ func TestCrashSafety(t *testing.T) {
 		// at the kill may have landed without its ack: count the store.
 		want := int64(len(got))
 		mustCall(t, cs, "get_session", map[string]any{"session_id": name, "namespace": ns})
-		eventually(t, 30*time.Second, name+" status.counts.messages", func() (bool, string) {
+		testenv.Eventually(t, 30*time.Second, name+" status.counts.messages", func() string {
 			var s v1.McpSession
 			if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
-				return false, err.Error()
+				return err.Error()
 			}
-			return s.Status.Counts.Messages == want, fmt.Sprintf("%d, want %d", s.Status.Counts.Messages, want)
+			if s.Status.Counts.Messages != want {
+				return fmt.Sprintf("status.counts.messages %d, want %d", s.Status.Counts.Messages, want)
+			}
+			return ""
 		})
 	}
 }
@@ -201,12 +205,12 @@ func TestIdleAndTTLFromPolicy(t *testing.T) {
 	phase := func() string {
 		return strings.TrimSpace(kubectl(t, "get", "mcpsessions", "short-lived", "-n", ns, "-o", "jsonpath={.status.phase}"))
 	}
-	eventually(t, 20*time.Second, "Suspended after the 3s idle timeout", func() (bool, string) { p := phase(); return p == "Suspended", p })
+	testenv.Eventually(t, 20*time.Second, "Suspended after the 3s idle timeout", func() string { return want("status.phase", phase(), "Suspended") })
 	text, isErr, err := call(context.Background(), cs, "add_message", map[string]any{"session_id": "short-lived", "namespace": ns, "role": "user", "content": "late"})
 	if err != nil || !isErr || !strings.Contains(text, "suspended") {
 		t.Fatalf("write to a suspended session: err=%v isError=%v text=%q", err, isErr, text)
 	}
-	eventually(t, 30*time.Second, "Terminated (Expired) after the 8s TTL", func() (bool, string) { p := phase(); return p == "Terminated", p })
+	testenv.Eventually(t, 30*time.Second, "Terminated (Expired) after the 8s TTL", func() string { return want("status.phase", phase(), "Terminated") })
 	reason := kubectl(t, "get", "mcpsessions", "short-lived", "-n", ns, "-o", `jsonpath={.status.conditions[?(@.type=="Terminated")].reason}`)
 	if strings.TrimSpace(reason) != v1.ReasonExpired {
 		t.Fatalf("Terminated reason %q, want Expired", reason)

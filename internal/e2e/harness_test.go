@@ -138,29 +138,27 @@ func (m *manager) start() {
 	m.waitReady()
 }
 
-// waitReady polls until an MCP client can list tools.
+// waitReady waits until an MCP client can list tools.
 func (m *manager) waitReady() {
 	m.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	testenv.Eventually(m.t, 60*time.Second, "the manager to serve MCP", func() string {
 		select {
 		case err := <-m.done:
 			m.t.Fatalf("manager exited during startup: %v\n%s", err, m.logTail())
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		cs, err := m.connect(ctx)
 		if err == nil {
 			_, err = cs.ListTools(ctx, nil)
 			cs.Close()
 		}
-		cancel()
-		if err == nil {
-			return
+		if err != nil {
+			return err.Error() + "\n" + m.logTail()
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	m.t.Fatalf("manager not ready within 60s\n%s", m.logTail())
+		return ""
+	})
 }
 
 func (m *manager) logTail() string {
@@ -256,20 +254,13 @@ func newNamespace(t *testing.T) string {
 	return ns.Name
 }
 
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(250 * time.Millisecond)
+// want explains, for testenv.Eventually, how a field differs ("" when it
+// does not).
+func want(field, got, want string) string {
+	if got == want {
+		return ""
 	}
-	t.Fatalf("timed out after %s waiting for %s (last: %s)", timeout, what, last)
+	return fmt.Sprintf("%s is %q, want %q", field, got, want)
 }
 
 func kubectl(t *testing.T, args ...string) string {

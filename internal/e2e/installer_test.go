@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -61,11 +62,10 @@ func TestInstallerRBACRunsTheOperator(t *testing.T) {
 	get := func(path string) string {
 		return strings.TrimSpace(kubectl(t, "get", "mcpsession", "installed", "-n", agentNS, "-o", "jsonpath="+path))
 	}
-	eventually(t, 20*time.Second, "the controller suspends it", func() (bool, string) { p := get("{.status.phase}"); return p == "Suspended", p })
+	testenv.Eventually(t, 20*time.Second, "the controller suspends it", func() string { return want("status.phase", get("{.status.phase}"), "Suspended") })
 	mustCall(t, cs, "resume_session", map[string]any{"session_id": "installed"})
-	eventually(t, 20*time.Second, "Active with the counts synced", func() (bool, string) {
-		s := get("{.status.phase} {.status.counts.messages} {.status.counts.discoveries}")
-		return s == "Active 1 1", s
+	testenv.Eventually(t, 20*time.Second, "Active with the counts synced", func() string {
+		return want("status.phase, counts.messages, counts.discoveries", get("{.status.phase} {.status.counts.messages} {.status.counts.discoveries}"), "Active 1 1")
 	})
 	events := kubectl(t, "get", "events.events.k8s.io", "-n", agentNS, "-o", "jsonpath={.items[*].reason}")
 	if !strings.Contains(events, "Suspended") {

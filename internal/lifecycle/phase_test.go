@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"github.com/google/go-cmp/cmp"
 	"testing"
 	"time"
 
@@ -322,8 +323,8 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Decide(tt.now, tt.session, tt.set, tt.overQuota)
-			if got != tt.want {
-				t.Fatalf("Decide =\n%s\nwant\n%s", show(got), show(tt.want))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Fatalf("Decide (-want +got):\n%s", diff)
 			}
 			if got.RequeueAfter < 0 {
 				t.Fatalf("negative requeue %v", got.RequeueAfter)
@@ -333,19 +334,6 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
-}
-
-func show(d Decision) string {
-	f := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.Sub(t0).String()
-	}
-	return "from=" + string(d.From) + " phase=" + string(d.Phase) + " reason=" + d.Reason +
-		" suspendedAt=" + f(d.SuspendedAt) + " resumedAt=" + f(d.ResumedAt) + " terminatedAt=" + f(d.TerminatedAt) +
-		" expiresAt=" + f(d.ExpiresAt) + " deleteAt=" + f(d.DeleteAt) +
-		" delete=" + map[bool]string{true: "true", false: "false"}[d.Delete] + " requeue=" + d.RequeueAfter.String()
 }
 
 func TestDecisionEvent(t *testing.T) {

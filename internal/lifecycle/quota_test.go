@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 )
 
@@ -106,4 +109,54 @@ func names(ms []QuotaMember) []string {
 		out[i] = m.Name
 	}
 	return out
+}
+
+func TestRefusedByQuota(t *testing.T) {
+	peers := []QuotaMember{member("a", 0, time.Hour), member("b", time.Minute, noActivity)}
+	tests := []struct {
+		name  string
+		peers []QuotaMember
+		quota v1alpha1.OwnerQuota
+		want  bool
+	}{
+		{"room left", peers, v1alpha1.OwnerQuota{Limit: 3}, false},
+		{"at the limit, Reject refuses", peers, v1alpha1.OwnerQuota{Limit: 2, Action: v1alpha1.QuotaReject}, true},
+		{"at the limit, empty action is Reject", peers, v1alpha1.OwnerQuota{Limit: 2}, true},
+		{"at the limit, TerminateOldest lets it in", peers, v1alpha1.OwnerQuota{Limit: 2, Action: v1alpha1.QuotaTerminateOldest}, false},
+		{"no peers", nil, v1alpha1.OwnerQuota{Limit: 1}, false},
+	}
+	for _, tt := range tests {
+		if got := RefusedByQuota(tt.peers, "a-newcomer", tt.quota); got != tt.want {
+			t.Errorf("%s: RefusedByQuota = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// QuotaPeers counts the owner's other live sessions that the same policy
+// wins for, as the controller and the MCP server's create check both do.
+func TestQuotaPeers(t *testing.T) {
+	quota := policy("quota", 1, match("tier", "free"))
+	other := policy("other", 0, metav1.LabelSelector{})
+	policies := []v1alpha1.McpSessionPolicy{quota, other}
+	mk := func(name, owner string, mods ...func(*v1alpha1.McpSession)) v1alpha1.McpSession {
+		s := session(mods...)
+		s.Name, s.UID, s.Spec.Owner = name, types.UID("uid-"+name), owner
+		s.Labels = map[string]string{"tier": "free"}
+		return *s
+	}
+	deleting := func(s *v1alpha1.McpSession) { s.DeletionTimestamp = &metav1.Time{Time: t0} }
+	paid := func(s *v1alpha1.McpSession) {}
+	sessions := []v1alpha1.McpSession{
+		mk("self", "ann"),
+		mk("live", "ann"),
+		mk("someone-else", "bob"),
+		mk("terminated", "ann", specTerminate),
+		mk("deleting", "ann", deleting),
+		mk("other-policy", "ann", paid),
+	}
+	sessions[5].Labels = map[string]string{"tier": "paid"}
+	got := names(QuotaPeers(at(time.Minute), "ann", "quota", "uid-self", sessions, policies, Defaults{}))
+	if !slices.Equal(got, []string{"live"}) {
+		t.Fatalf("QuotaPeers = %v, want [live]: only the owner's other live sessions under the same policy", got)
+	}
 }

@@ -73,6 +73,15 @@ func SelectPolicy(sessionLabels map[string]string, policies []v1alpha1.McpSessio
 	return winner
 }
 
+// SettingsFor resolves the settings in force for a session with the given
+// labels and spec among the policies of its namespace: Resolve with the
+// policy SelectPolicy picks. The controller, the MCP server's write paths
+// and its quota check on create all call it, so a session created a
+// moment ago is held to the same limits the controller will record.
+func SettingsFor(sessionLabels map[string]string, spec v1alpha1.McpSessionSpec, policies []v1alpha1.McpSessionPolicy, d Defaults) Settings {
+	return Resolve(spec, SelectPolicy(sessionLabels, policies), d)
+}
+
 // Resolve computes the settings in force for a session: each field comes from
 // the session's spec when set there, else from the winning policy (may be
 // nil), else from the operator's defaults. Fields resolve independently, so a
@@ -89,7 +98,7 @@ func Resolve(spec v1alpha1.McpSessionSpec, policy *v1alpha1.McpSessionPolicy, d 
 			pl = *policy.Spec.Limits
 		}
 		out.Policy = policy.Name
-		out.Quota = policy.Spec.MaxSessionsPerOwner
+		out.Quota = policy.Spec.MaxSessionsPerOwner.DeepCopy()
 	}
 	var sl v1alpha1.SessionLimits
 	if spec.Limits != nil {
@@ -134,27 +143,6 @@ func Resolve(spec v1alpha1.McpSessionSpec, policy *v1alpha1.McpSessionPolicy, d 
 	out.Limits.MaxValueBytes = limit("maxValueBytes", sl.MaxValueBytes, pl.MaxValueBytes, d.Limits.MaxValueBytes)
 	out.Sources = strings.Join(sources, ",")
 	return out
-}
-
-// Status renders the settings as status.effective. Durations of 0 (no
-// deadline) are left unset.
-func (s Settings) Status() *v1alpha1.EffectiveSettings {
-	dur := func(d time.Duration) *metav1.Duration {
-		if d <= 0 {
-			return nil
-		}
-		return &metav1.Duration{Duration: d}
-	}
-	return &v1alpha1.EffectiveSettings{
-		Timing: v1alpha1.Timing{
-			IdleTimeout: dur(s.IdleTimeout),
-			TTL:         dur(s.TTL),
-			Retention:   dur(s.Retention),
-		},
-		Limits:  *s.Limits.DeepCopy(),
-		Policy:  s.Policy,
-		Sources: s.Sources,
-	}
 }
 
 // nonNegative treats a negative duration (impossible through the CRD's

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 var clusterRolesOnce sync.Once
@@ -29,6 +30,7 @@ var clusterRolesOnce sync.Once
 // (config/rbac/aggregated), exactly as written there.
 func ensureClusterRoles(t testing.TB) {
 	t.Helper()
+	testenv.Require(t)
 	clusterRolesOnce.Do(func() {
 		for _, f := range []string{"mcpsession_editor_role.yaml", "mcpsession_viewer_role.yaml"} {
 			raw, err := os.ReadFile(filepath.Join("..", "..", "config", "rbac", "aggregated", f))

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
@@ -41,6 +42,7 @@ var benchTransport = func() *http.Transport {
 }()
 
 func BenchmarkAddMessage(b *testing.B) {
+	testenv.Require(b)
 	bareURL := bareServer(b)
 	env := addMessageEnv(b, testStore)
 	for _, clients := range []int{1, 16} {
@@ -167,21 +169,24 @@ func addMessageEnv(b *testing.B, st *store.Store) benchEnv {
 	if err := k8s.Patch(context.Background(), obj, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"limits":{"maxMessages":100000000}}}`))); err != nil {
 		b.Fatal(err)
 	}
-	doc := &store.Document{ID: "long-running", Project: "bench"}
+	doc := &document.Document{ID: "long-running", Project: "bench"}
 	for i := range benchPrefill {
 		role := "user"
 		if i%2 == 1 {
 			role = "assistant"
 		}
-		doc.ConversationHistory = append(doc.ConversationHistory, store.DocMessage{Role: role, Content: fmt.Sprintf("message %d: %s", i, benchContent)})
+		doc.ConversationHistory = append(doc.ConversationHistory, document.Message{Role: role, Content: fmt.Sprintf("message %d: %s", i, benchContent)})
 	}
 	ref := store.SessionRef{UID: string(obj.UID), Namespace: ns, Name: "long-running", Project: "bench"}
 	if _, err := st.Import(context.Background(), ref, doc, store.ImportOptions{Replace: true}); err != nil {
 		b.Fatal(err)
 	}
-	eventually(b, "limits in force", func() (bool, string) {
+	testenv.Eventually(b, waitTimeout, "limits in force", func() string {
 		v := ok[SessionView](b, cs, "get_session", map[string]any{"session_id": "long-running"})
-		return v.Limits.MaxMessages == 100000000 && v.Counts.Messages == benchPrefill, jsonOf(v.Counts)
+		if v.Limits.MaxMessages != 100000000 || v.Counts.Messages != benchPrefill {
+			return fmt.Sprintf("limits.max_messages %d, counts.messages %d", v.Limits.MaxMessages, v.Counts.Messages)
+		}
+		return ""
 	})
 	env.args = map[string]any{"session_id": "long-running", "role": "user", "content": benchContent}
 	for i := range 16 {

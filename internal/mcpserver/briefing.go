@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
@@ -72,9 +73,9 @@ func truncate(s string, n int) string {
 
 // briefing gathers what a model needs to continue a session. since is the
 // activity before this resume, for "full context from yesterday".
-func (s *Server) briefing(ctx context.Context, sess Session, since time.Time) (Briefing, error) {
+func (s *Server) briefing(ctx context.Context, sess sessions.Session, since time.Time) (Briefing, error) {
 	uid := sess.UID
-	st, err := s.stats(ctx, sess)
+	st, err := s.sessions.Stats(ctx, sess)
 	if err != nil {
 		return Briefing{}, err
 	}
@@ -136,36 +137,17 @@ func briefingMessage(now, since time.Time, st store.Stats, discs []DiscoveryView
 }
 
 func (s *Server) resumeSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, Briefing, error) {
-	t, err := s.open(ctx, auth.VerbUpdate, in.SessionID, in.Namespace)
+	sess, err := s.open(ctx, auth.VerbUpdate, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, Briefing{}, err
 	}
-	sess := t.sess
 	if sess.Phase == v1alpha1.PhaseTerminated {
 		return nil, Briefing{}, userErrorf("session %q in namespace %q is terminated and cannot be resumed: termination is for good. It can still be read and exported (export_session); to continue the work, create a new session, e.g. import_session with the exported document", sess.Name, sess.Namespace)
 	}
 	since := sess.LastActivity
-	wasSuspended := sess.Phase == v1alpha1.PhaseSuspended || sess.Suspend
-	if sess.Suspend {
-		// As kubectl patch would, on the caller's behalf (authorised above).
-		if sess, err = s.reg.SetSuspend(ctx, sess.Namespace, sess.Name, false); err != nil {
-			return nil, Briefing{}, notFoundAs(err, t.sess)
-		}
-	}
-	// Activity now, written at once: an idle-suspended session only
-	// becomes Active again on activity recorded after its suspension.
-	if err := s.sync.flushNow(ctx, sess, true); err != nil {
+	sess, wasSuspended, err := s.sessions.Resume(ctx, sess, s.opts.ResumeWait)
+	if err != nil {
 		return nil, Briefing{}, err
-	}
-	if wasSuspended {
-		if sess, err = s.reg.WaitActive(ctx, sess.Namespace, sess.Name, s.opts.ResumeWait); err != nil {
-			return nil, Briefing{}, notFoundAs(err, t.sess)
-		}
-	} else if sess, err = s.reg.Get(ctx, sess.Namespace, sess.Name); err != nil {
-		return nil, Briefing{}, notFoundAs(err, t.sess)
-	}
-	if sess.Phase == v1alpha1.PhaseTerminated {
-		return nil, Briefing{}, errTerminated(sess.Namespace, sess.Name)
 	}
 	b, err := s.briefing(ctx, sess, since)
 	if err != nil {

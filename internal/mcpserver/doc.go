@@ -11,13 +11,15 @@
 //
 // The pieces:
 //
-//   - Registry (registry.go) holds session metadata and lifecycle: the
-//     Kubernetes implementation keeps them in McpSession objects, the local
-//     one in the store itself.
-//   - The store (internal/store) holds the bulk: context, history,
-//     discoveries, keyed by the session's UID.
-//   - The tools (tools_*.go) check access, resolve the session, check its
-//     phase, then read or write the store and record activity.
-//   - statusSyncer (statussync.go) writes counts and lastActivityTime back to
-//     the session at most every few seconds, at once on lifecycle changes.
+//   - internal/sessions finds the sessions: the registry (McpSession
+//     objects, or a local registry in the store), the access decisions
+//     (caller, namespace, RBAC verb, phase) and the status sync.
+//   - internal/store holds the bulk: context, history, discoveries, keyed by
+//     the session's UID, and enforces the session's limits on every write.
+//   - internal/document is the JSON format export_session and
+//     import_session speak.
+//   - Here: the tools (tools_*.go) check their arguments, open the session
+//     through internal/sessions, then read or write the store; resources,
+//     the resume_briefing prompt, and the HTTP endpoint with its guards
+//     (http.go). errors.go words every typed error for the caller.
 package mcpserver

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
@@ -18,7 +20,7 @@ import (
 // what to do instead.
 type userError struct {
 	msg   string
-	cause error // a sentinel callers may test with errors.Is, or nil
+	cause error // the typed error it words, for errors.Is and errors.As, or nil
 }
 
 func (e *userError) Error() string { return e.msg }
@@ -28,72 +30,74 @@ func userErrorf(format string, args ...any) error {
 	return &userError{msg: fmt.Sprintf(format, args...)}
 }
 
-// Registry errors, independent of where sessions are kept.
-var (
-	// ErrSessionNotFound: no session of that name in that namespace.
-	ErrSessionNotFound = errors.New("session not found")
-	// ErrSessionExists: create found a session of that name already.
-	ErrSessionExists = errors.New("session already exists")
-)
-
-func errNotFound(namespace, name string) error {
-	return &userError{cause: ErrSessionNotFound, msg: fmt.Sprintf("session %q not found in namespace %q: check the session_id and namespace, or list_sessions to see the sessions you can use", name, namespace)}
-}
-
-func errExists(namespace, name string) error {
-	return userErrorf("session %q already exists in namespace %q; use resume_session to continue it, or choose another session_id", name, namespace)
-}
-
-func errSuspended(namespace, name string) error {
-	return userErrorf("session %q in namespace %q is suspended; call resume_session to continue it, then retry (nothing was written)", name, namespace)
-}
-
-func errTerminated(namespace, name string) error {
-	return userErrorf("session %q in namespace %q is terminated and read-only: it can still be read and exported (export_session) until it is deleted, but not written; create a new session (import_session can seed it from an export)", name, namespace)
-}
-
 // toolFailure turns any error from a tool into the error the go-sdk packs
-// into an isError result: user errors, limits, invalid input and access
-// denials verbatim; anything else (apiserver or disk trouble) logged and
-// reported without internals.
+// into an isError result: what the caller can act on (bad input, an
+// unknown or read-only session, a limit, a quota, an access denial) worded
+// for it; anything else (apiserver or disk trouble) logged and reported
+// without internals.
 func toolFailure(ctx context.Context, tool string, err error) error {
 	msg, _ := classify(ctx, tool, err)
 	return msg
 }
 
 // classify is toolFailure that also says whether the failure was the
-// server's (internal) rather than the caller's to fix.
+// server's (internal) rather than the caller's to fix. Errors are told
+// apart by type (errors.As, errors.Is), never by their text.
 func classify(ctx context.Context, tool string, err error) (_ error, internal bool) {
-	var ue *userError
-	var le *store.LimitError
-	var fb *auth.Forbidden
+	var (
+		ue  *userError
+		le  *store.LimitError
+		ie  *store.InvalidError
+		de  *document.Error
+		fb  *auth.Forbidden
+		nf  *sessions.NotFoundError
+		ex  *sessions.ExistsError
+		ph  *sessions.PhaseError
+		qe  *sessions.QuotaError
+		ne  *sessions.NameError
+		msg string
+	)
 	switch {
 	case errors.As(err, &ue):
 		return ue, false
+	case errors.As(err, &nf):
+		msg = fmt.Sprintf("session %q not found in namespace %q: check the session_id and namespace, or list_sessions to see the sessions you can use", nf.Name, nf.Namespace)
+	case errors.As(err, &ex):
+		msg = fmt.Sprintf("session %q already exists in namespace %q; use resume_session to continue it, or choose another session_id", ex.Name, ex.Namespace)
+	case errors.As(err, &ph) && ph.Phase == v1alpha1.PhaseSuspended:
+		msg = fmt.Sprintf("session %q in namespace %q is suspended; call resume_session to continue it, then retry (nothing was written)", ph.Name, ph.Namespace)
+	case errors.As(err, &ph):
+		msg = fmt.Sprintf("session %q in namespace %q is terminated and read-only: it can still be read and exported (export_session) until it is deleted, but not written; create a new session (import_session can seed it from an export)", ph.Name, ph.Namespace)
+	case errors.As(err, &qe):
+		msg = fmt.Sprintf("%s refused: %s, so a new session would be over the quota (nothing was created); terminate or delete one of your sessions first, or ask an operator to raise the limit", tool, qe.Error())
 	case errors.As(err, &le):
-		return userErrorf("%s refused: %s (nothing was written; free space in the session or ask an operator to raise the limit in an McpSessionPolicy)", tool, le.Error()), false
+		msg = fmt.Sprintf("%s refused: %s (nothing was written; free space in the session or ask an operator to raise the limit in an McpSessionPolicy)", tool, le.Error())
+	case errors.As(err, &ie):
+		msg = fmt.Sprintf("%s: %s", tool, invalidReason(ie.Path, ie.Reason))
+	case errors.As(err, &de):
+		msg = fmt.Sprintf("%s: bad session document: %s", tool, invalidReason(de.Path, de.Reason))
+	case errors.As(err, &ne):
+		msg = fmt.Sprintf("session_id %q: %s", ne.Name, ne.Reason)
 	case errors.As(err, &fb):
-		return userErrorf("%s", fb.Error()), false
-	case errors.Is(err, store.ErrInvalid):
-		return userErrorf("%s: %s", tool, trimInvalid(err)), false
+		msg = fb.Error()
+	case errors.Is(err, sessions.ErrUnauthenticated), errors.Is(err, sessions.ErrNoAuthorizer):
+		msg = err.Error()
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
-		return userErrorf("%s: the Kubernetes API refused the session: %s", tool, err.Error()), false
+		msg = fmt.Sprintf("%s: the Kubernetes API refused the session: %s", tool, err.Error())
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		return userErrorf("%s: the request was cancelled or timed out; retry", tool), false
+		msg = fmt.Sprintf("%s: the request was cancelled or timed out; retry", tool)
+	default:
+		log.FromContext(ctx).Error(err, "tool failed", "tool", tool)
+		return userErrorf("%s failed on the server side (%s); retry later, or tell an operator if it persists", tool, internalSummary(err)), true
 	}
-	log.FromContext(ctx).Error(err, "tool failed", "tool", tool)
-	return userErrorf("%s failed on the server side (%s); retry later, or tell an operator if it persists", tool, internalSummary(err)), true
+	return &userError{msg: msg, cause: err}, false
 }
 
-// trimInvalid keeps the part of a store validation error that describes the
-// input, dropping the store's operation prefix (which names UIDs).
-func trimInvalid(err error) string {
-	msg := err.Error()
-	const marker = "invalid argument: "
-	if i := strings.Index(msg, marker); i >= 0 {
-		return msg[i+len(marker):]
+func invalidReason(path, reason string) string {
+	if path == "" {
+		return reason
 	}
-	return msg
+	return path + ": " + reason
 }
 
 // internalSummary is a short, safe description of an internal error.

@@ -1,7 +1,6 @@
 package mcpserver
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,9 +10,11 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
@@ -32,20 +33,18 @@ const (
 // Defaults for Options.
 const (
 	DefaultAddr           = ":8090"
-	DefaultSyncInterval   = 5 * time.Second
+	DefaultSyncInterval   = sessions.DefaultSyncInterval
 	DefaultMaxBodyBytes   = 4 << 20
 	DefaultResumeWait     = 10 * time.Second
 	DefaultAudience       = "mcp-session-operator"
 	DefaultAuthCacheTTL   = 10 * time.Second
-	DefaultLocalNamespace = "default"
+	DefaultLocalNamespace = sessions.DefaultLocalNamespace
 )
 
 // Authorizer decides whether an identity may perform verb on mcpsessions
 // (name "" means the collection) in a namespace; *auth.Authorizer is the
 // real one. It returns a *auth.Forbidden when the answer is no.
-type Authorizer interface {
-	Authorize(ctx context.Context, id auth.Identity, verb, namespace, name string) error
-}
+type Authorizer = sessions.Authorizer
 
 // Options configure New.
 type Options struct {
@@ -75,7 +74,8 @@ type Options struct {
 	// Authorizer checks every call (AuthKubernetes).
 	Authorizer Authorizer
 	// AllowedOrigins are extra browser origins (scheme://host[:port]) allowed
-	// besides the request's own host and loopback origins.
+	// besides the request's own host and loopback origins. New refuses one
+	// that is not of that form.
 	AllowedOrigins []string
 
 	// Clock stamps activity and drives the status sync; tests pass a fake
@@ -99,8 +99,8 @@ type Options struct {
 	// (default DefaultLocalNamespace).
 	LocalNamespace string
 
-	// Logger for the server; defaults to the controller-runtime logger from
-	// the context passed to Start.
+	// Logger for the server; defaults to controller-runtime's logger
+	// (ctrl.Log) named "mcpserver".
 	Logger logr.Logger
 }
 
@@ -158,14 +158,8 @@ func (o *Options) setDefaults() error {
 	default:
 		return fmt.Errorf("mcpserver: unknown auth mode %q", o.AuthMode)
 	}
-	if o.APIReader == nil && o.Client != nil {
-		o.APIReader = o.Client
-	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
-	}
-	if o.SyncInterval <= 0 {
-		o.SyncInterval = DefaultSyncInterval
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
@@ -177,8 +171,8 @@ func (o *Options) setDefaults() error {
 		d := lifecycle.DefaultDefaults()
 		o.Defaults = &d
 	}
-	if o.LocalNamespace == "" {
-		o.LocalNamespace = DefaultLocalNamespace
+	if o.Logger.GetSink() == nil {
+		o.Logger = log.Log.WithName("mcpserver")
 	}
 	return nil
 }

@@ -24,17 +24,17 @@ func (s *Server) addPrompts() {
 
 func (s *Server) resumeBriefing(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 	args := req.Params.Arguments
-	t, err := s.open(ctx, auth.VerbGet, args["session_id"], args["namespace"])
+	sess, err := s.open(ctx, auth.VerbGet, args["session_id"], args["namespace"])
 	if err != nil {
 		return nil, toolFailure(ctx, "resume_briefing", err)
 	}
-	b, err := s.briefing(ctx, t.sess, t.sess.LastActivity)
+	b, err := s.briefing(ctx, sess, sess.LastActivity)
 	if err != nil {
 		return nil, toolFailure(ctx, "resume_briefing", err)
 	}
-	s.used(ctx, t.sess, false)
+	s.used(ctx, sess, false)
 	return &mcp.GetPromptResult{
-		Description: fmt.Sprintf("Briefing for session %s/%s", t.sess.Namespace, t.sess.Name),
+		Description: fmt.Sprintf("Briefing for session %s/%s", sess.Namespace, sess.Name),
 		Messages: []*mcp.PromptMessage{{
 			Role:    "user",
 			Content: &mcp.TextContent{Text: renderBriefing(b)},

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // TestReadyzCheck runs the readiness check against a server started as the
@@ -17,6 +18,7 @@ import (
 // token: the ready path needs none), fails when the store is closed, and
 // fails again once the server has stopped.
 func TestReadyzCheck(t *testing.T) {
+	testenv.Require(t)
 	st, err := store.Open(t.TempDir(), store.Options{Clock: testClock, Logger: quietPebble{}})
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +52,11 @@ func TestReadyzCheck(t *testing.T) {
 		}
 	}
 	t.Cleanup(stop)
-	eventually(t, "the readiness check to pass", func() (bool, string) {
-		err := probe()
-		return err == nil, errString(err)
+	testenv.Eventually(t, waitTimeout, "the readiness check to pass", func() string {
+		if err := probe(); err != nil {
+			return err.Error()
+		}
+		return ""
 	})
 
 	// The MCP endpoint itself still demands a token; only the ready path
@@ -80,13 +84,6 @@ func TestReadyzCheck(t *testing.T) {
 	if err := probe(); err == nil || !strings.Contains(err.Error(), "not serving") {
 		t.Fatalf("after the server stopped: check returned %v, want a not-serving error", err)
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	return err.Error()
 }
 
 func TestReadyURL(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sort"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 )
 
 const (
@@ -27,7 +27,9 @@ type subscriptions struct {
 	count  map[string]int
 }
 
-func newSubscriptions() *subscriptions { return &subscriptions{count: map[string]int{}} }
+func newSubscriptions(server *mcp.Server) *subscriptions {
+	return &subscriptions{server: server, count: map[string]int{}}
+}
 
 func (c *subscriptions) add(uri string, delta int) {
 	c.mu.Lock()
@@ -44,7 +46,7 @@ func (c *subscriptions) changed(ctx context.Context, namespace, name string) {
 	c.mu.Lock()
 	n := c.count[uri]
 	c.mu.Unlock()
-	if n > 0 && c.server != nil {
+	if n > 0 {
 		_ = c.server.ResourceUpdated(context.WithoutCancel(ctx), &mcp.ResourceUpdatedNotificationParams{URI: uri})
 	}
 }
@@ -60,7 +62,7 @@ func (s *Server) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error
 			return userErrorf("resources/subscribe needs protocol 2026-07-28 on this stateless server (notifications travel on subscriptions/listen); re-read the resource or call get_session to see changes")
 		}
 	}
-	id, err := caller(ctx)
+	id, err := sessions.Caller(ctx)
 	if err != nil {
 		return err
 	}
@@ -68,7 +70,7 @@ func (s *Server) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error
 	if err != nil {
 		return err
 	}
-	if err := s.authorize(ctx, id, auth.VerbGet, ns, name); err != nil {
+	if err := s.sessions.Authorize(ctx, id, auth.VerbGet, ns, name); err != nil {
 		return err
 	}
 	s.subs.add(req.Params.URI, 1)
@@ -99,25 +101,25 @@ func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest)
 	if err != nil {
 		return nil, mcp.ResourceNotFoundError(req.Params.URI)
 	}
-	t, err := s.open(ctx, auth.VerbGet, name, ns)
+	sess, err := s.open(ctx, auth.VerbGet, name, ns)
 	if err != nil {
-		if errors.Is(err, ErrSessionNotFound) {
+		if errors.Is(err, sessions.ErrNotFound) {
 			return nil, mcp.ResourceNotFoundError(req.Params.URI)
 		}
 		return nil, toolFailure(ctx, "resources/read", err)
 	}
-	doc, err := s.document(ctx, t.sess)
+	doc, err := s.document(ctx, sess)
 	if err != nil {
 		return nil, toolFailure(ctx, "resources/read", err)
 	}
-	s.used(ctx, t.sess, false)
+	s.used(ctx, sess, false)
 	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{
 		URI: req.Params.URI, MIMEType: "application/json", Text: string(doc),
 	}}}, nil
 }
 
 // document exports a session with its lifecycle state filled in.
-func (s *Server) document(ctx context.Context, sess Session) ([]byte, error) {
+func (s *Server) document(ctx context.Context, sess sessions.Session) ([]byte, error) {
 	doc, err := s.opts.Store.Export(ctx, sess.UID)
 	if err != nil {
 		return nil, err
@@ -157,25 +159,24 @@ func (s *Server) listResourcesMiddleware(next mcp.MethodHandler) mcp.MethodHandl
 
 func (s *Server) listResources(ctx context.Context, cursor string) (*mcp.ListResourcesResult, error) {
 	res := &mcp.ListResourcesResult{Resources: []*mcp.Resource{}}
-	id, err := caller(ctx)
+	id, err := sessions.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := s.namespaceFor(id, "")
-	if err != nil {
+	ns := s.sessions.DefaultNamespace(id)
+	if validNamespace(ns) != nil {
 		return res, nil
 	}
-	if err := s.authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
+	if err := s.sessions.Authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
 		// Nothing the caller may list: an empty list, not an error, so a
 		// client can still use the resource template in other namespaces.
 		return res, nil
 	}
-	sessions, err := s.reg.List(ctx, ns)
+	all, err := s.sessions.List(ctx, ns)
 	if err != nil {
 		return nil, toolFailure(ctx, "resources/list", err)
 	}
-	sort.Slice(sessions, func(i, j int) bool { return sessions[i].Name < sessions[j].Name })
-	for _, sess := range sessions {
+	for _, sess := range all { // sorted by name
 		if cursor != "" && sess.Name <= cursor {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -63,16 +64,24 @@ func TestResourcesSubscriptionAndPrompt(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The listen stream is asynchronous: write until a notification arrives.
-	eventually(t, "update after add_message", func() (bool, string) {
+	testenv.Eventually(t, waitTimeout, "update after add_message", func() string {
 		ok[AddMessageResult](t, cs, "add_message", map[string]any{"session_id": "watched", "namespace": ns, "role": "user", "content": "ping"})
-		return got.count(uri) > 0, "no notification"
+		if got.count(uri) == 0 {
+			return "no notification"
+		}
+		return ""
 	})
 	// A change made outside the server (kubectl) is announced too.
 	before := got.count(uri)
 	if err := k8s.Patch(context.Background(), session(t, ns, "watched"), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":true}}`))); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "update after kubectl suspend", func() (bool, string) { return got.count(uri) > before, "no notification" })
+	testenv.Eventually(t, waitTimeout, "update after kubectl suspend", func() string {
+		if got.count(uri) <= before {
+			return "no notification"
+		}
+		return ""
+	})
 	if err := cs.Unsubscribe(context.Background(), &mcp.UnsubscribeParams{URI: uri}); err != nil {
 		t.Fatal(err)
 	}
@@ -123,9 +132,11 @@ func post(t testing.TB, url, body string, header map[string]string) (int, string
 
 func TestHTTPGuards(t *testing.T) {
 	_, url := startServer(t, Options{MaxBodyBytes: 64 << 10})
+	// An unknown method is the go-sdk's to answer: JSON-RPC "method not
+	// found" on 2026-07-28, HTTP 400 before (which the transport allows).
 	legacyUnknown := `{"jsonrpc":"2.0","id":7,"method":"sessions/teleport","params":{}}`
-	if code, body := post(t, url, legacyUnknown, nil); code != http.StatusOK || !strings.Contains(body, `"code":-32601`) || !strings.Contains(body, `"id":7`) {
-		t.Errorf("unknown method (legacy): %d %s", code, body)
+	if code, body := post(t, url, legacyUnknown, nil); code != http.StatusBadRequest {
+		t.Errorf("unknown method (legacy): status %d, want 400 (%s)", code, body)
 	}
 	newUnknown := `{"jsonrpc":"2.0","id":8,"method":"sessions/teleport","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
 	if code, body := post(t, url, newUnknown, map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "sessions/teleport"}); !strings.Contains(body, `"code":-32601`) {

@@ -2,12 +2,14 @@ package mcpserver
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // TestThreeDayDebugging replays the tutorial's multi-day memory-leak hunt
@@ -31,11 +33,19 @@ func TestThreeDayDebugging(t *testing.T) {
 	}
 	phaseIs := func(want v1alpha1.Phase, counts v1alpha1.SessionCounts) {
 		t.Helper()
-		eventually(t, "McpSession "+string(want), func() (bool, string) {
+		testenv.Eventually(t, waitTimeout, "McpSession "+string(want), func() string {
 			s := session(t, ns, name)
 			c := s.Status.Counts
 			c.StoredBytes = 0
-			return s.Status.Phase == want && c == counts && s.Status.Counts.StoredBytes > 0, jsonOf(s.Status)
+			switch {
+			case s.Status.Phase != want:
+				return fmt.Sprintf("status.phase %s, want %s", s.Status.Phase, want)
+			case c != counts:
+				return fmt.Sprintf("status.counts %+v, want %+v", c, counts)
+			case s.Status.Counts.StoredBytes == 0:
+				return "status.counts.storedBytes is 0"
+			}
+			return ""
 		})
 	}
 

@@ -7,17 +7,16 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 )
 
 // Implementation is how the server introduces itself to MCP clients.
@@ -27,19 +26,12 @@ var Implementation = &mcp.Implementation{Name: "mcp-session-operator", Title: "P
 // Runnable (Start, NeedLeaderElection) serving Streamable HTTP, and can
 // serve stdio instead (ServeStdio).
 type Server struct {
-	opts  Options
-	local bool
-	reg   Registry
-	sync  *statusSyncer
-	subs  *subscriptions
-	mcp   *mcp.Server
-	log   logr.Logger
-
-	handlerOnce sync.Once
-	handler     http.Handler
-
-	// stored holds the UIDs known to have data in the store (see ensureData).
-	stored sync.Map
+	opts     Options
+	sessions *sessions.Service
+	subs     *subscriptions
+	mcp      *mcp.Server
+	handler  http.Handler
+	log      logr.Logger
 
 	// readyURL is ReadyPath on the listener while serve serves it, nil
 	// before and from shutdown on (see ReadyzCheck).
@@ -51,26 +43,22 @@ var (
 	_ manager.LeaderElectionRunnable = (*Server)(nil)
 )
 
-// New builds a server. With Options.Client it serves McpSession objects;
-// without, sessions live in a local registry inside Options.Store.
+// New builds a server, complete: its sessions (McpSession objects with
+// Options.Client, else a local registry inside Options.Store), the MCP
+// server with its tools, resources and prompt, and the HTTP handler.
 func New(opts Options) (*Server, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, local: opts.Client == nil, log: opts.Logger}
-	if s.log.GetSink() == nil {
-		s.log = log.Log.WithName("mcpserver")
+	svc, err := sessions.New(sessions.Options{
+		Client: opts.Client, APIReader: opts.APIReader, Store: opts.Store,
+		Authorizer: opts.Authorizer, Clock: opts.Clock, SyncInterval: opts.SyncInterval,
+		Defaults: opts.Defaults, LocalNamespace: opts.LocalNamespace, Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mcpserver: %w", err)
 	}
-	s.sync = newStatusSyncer(nil, opts.Store, opts.Clock, opts.SyncInterval)
-	s.sync.log = s.log
-	activity := s.sync.pendingActivity
-	if s.local {
-		s.reg = &localRegistry{st: opts.Store, clock: opts.Clock, defaults: *opts.Defaults, activity: activity}
-	} else {
-		s.reg = &kubeRegistry{c: opts.Client, reader: opts.APIReader, clock: opts.Clock, defaults: *opts.Defaults, activity: activity}
-	}
-	s.sync.reg = s.reg
-	s.subs = newSubscriptions()
+	s := &Server{opts: opts, sessions: svc, log: opts.Logger}
 	s.mcp = mcp.NewServer(Implementation, &mcp.ServerOptions{
 		Instructions:       s.instructions(),
 		SubscribeHandler:   s.subscribe,
@@ -79,10 +67,13 @@ func New(opts Options) (*Server, error) {
 		// report through results.
 		Capabilities: &mcp.ServerCapabilities{},
 	})
-	s.subs.server = s.mcp
+	s.subs = newSubscriptions(s.mcp)
 	s.addTools()
 	s.addResources()
 	s.addPrompts()
+	if s.handler, err = s.newHandler(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -92,35 +83,12 @@ func (s *Server) NeedLeaderElection() bool { return false }
 // Handler is the HTTP handler of the MCP endpoint and its guards (origin
 // check, authentication, body limit), for tests and for embedding; Start
 // serves it at /mcp, with the unauthenticated ReadyPath beside it.
-func (s *Server) Handler() http.Handler {
-	s.handlerOnce.Do(func() {
-		sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
-			Stateless:           true,
-			MaxRequestBodyBytes: s.opts.MaxBodyBytes,
-		})
-		var h http.Handler = s.bodyGuard(sdk)
-		if s.opts.AuthMode == AuthNone {
-			h = auth.Anonymous(h)
-		} else {
-			h = auth.Middleware(s.opts.Authenticator, h)
-		}
-		h = s.originGuard(h)
-		mux := http.NewServeMux()
-		mux.Handle("/mcp", h)
-		mux.HandleFunc("GET "+ReadyPath, s.serveReady)
-		s.handler = mux
-	})
-	return s.handler
-}
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start serves Streamable HTTP on Options.Addr until ctx ends, then stops
 // accepting requests, lets those in flight finish (bounded) and flushes
 // pending status.
 func (s *Server) Start(ctx context.Context) error {
-	if l := log.FromContext(ctx); l.GetSink() != nil && s.opts.Logger.GetSink() == nil {
-		s.log = l.WithName("mcpserver")
-		s.sync.log = s.log
-	}
 	// Checked here too, not only by the caller's flag validation: an
 	// unauthenticated server must never listen beyond loopback.
 	if err := ValidateAuth(s.opts.AuthMode, s.opts.Addr); err != nil {
@@ -138,7 +106,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := s.startBackground(bgCtx)
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return log.IntoContext(context.WithoutCancel(ctx), s.log) },
 	}
@@ -182,7 +150,7 @@ func (s *Server) startBackground(ctx context.Context) <-chan struct{} {
 	}
 	go func() {
 		defer close(done)
-		s.sync.run(ctx)
+		s.sessions.Run(ctx)
 	}()
 	return done
 }
@@ -194,10 +162,6 @@ var LocalIdentity = auth.Identity{Username: "local-user", Unrestricted: true}
 // desktop clients launch servers) until the client disconnects or ctx
 // ends. The caller is the unrestricted local user.
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
-	if l := log.FromContext(ctx); l.GetSink() != nil && s.opts.Logger.GetSink() == nil {
-		s.log = l.WithName("mcpserver")
-		s.sync.log = s.log
-	}
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := s.startBackground(bgCtx)
 	defer func() {
@@ -215,8 +179,3 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) er
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
-
-// activityOf exposes pending activity for tests.
-func (s *Server) activityOf(ns, name string) time.Time {
-	return s.sync.pendingActivity(types.NamespacedName{Namespace: ns, Name: name})
-}

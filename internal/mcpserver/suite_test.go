@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -53,34 +54,37 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
+	os.Exit(testenv.Main(m, scheme, startShared))
 }
 
-func runMain(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
-
-	env, err := testenv.Start(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+// startShared starts what the package's integration tests share beside
+// the control plane: a store, and a manager running the controllers.
+func startShared(env *testenv.Env) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
 	}
-	defer func() { _ = env.Stop() }()
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
 	testEnv, cfg, k8s = env.Environment, env.Config, env.Client
 	if clientset, err = kubernetes.NewForConfig(cfg); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "mcpserver-store-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	stops = append(stops, func() { _ = os.RemoveAll(dir) })
 	if testStore, err = store.Open(dir, store.Options{Clock: testClock, Logger: quietPebble{}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
-	defer testStore.Close()
+	stops = append(stops, func() { _ = testStore.Close() })
 
 	mgr, err = ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme,
@@ -88,26 +92,20 @@ func runMain(m *testing.M) int {
 		Metrics: metricsserver.Options{BindAddress: "0"},
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
 	if err := controllers.Setup(mgr, controllers.Options{Clock: testClock, Defaults: lifecycle.DefaultDefaults(), Store: testStore}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
 	mgrClient, mgrReader = mgr.GetClient(), mgr.GetAPIReader()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
+	stops = append(stops, func() { cancel(); <-done })
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		fmt.Fprintln(os.Stderr, "manager cache did not sync")
-		cancel()
-		return 1
+		return nil, errors.New("manager cache did not sync")
 	}
-	code := m.Run()
-	cancel()
-	<-done
-	return code
+	return stop, nil
 }
 
 func zapLevel() int8 {
@@ -120,6 +118,7 @@ func zapLevel() int8 {
 // newNamespace gives each test its own namespace: envtest cannot delete them.
 func newNamespace(t testing.TB) string {
 	t.Helper()
+	testenv.Require(t)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "mcp-"}}
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatalf("create namespace: %v", err)
@@ -132,6 +131,7 @@ func newNamespace(t testing.TB) string {
 // 127.0.0.1 listener, as the manager would, and returns its /mcp URL.
 func startServer(t testing.TB, opts Options) (*Server, string) {
 	t.Helper()
+	testenv.Require(t)
 	if opts.Store == nil {
 		opts.Store = testStore
 	}
@@ -211,7 +211,7 @@ func ok[T any](t testing.TB, cs *mcp.ClientSession, name string, args map[string
 	t.Helper()
 	res := call(t, cs, name, args)
 	if res.IsError {
-		t.Fatalf("%s(%v) failed: %s", name, args, text(res))
+		t.Fatalf("%s(%s) failed: %s", name, brief(args), text(res))
 	}
 	var out T
 	raw, err := json.Marshal(res.StructuredContent)
@@ -230,7 +230,7 @@ func fails(t testing.TB, cs *mcp.ClientSession, name string, args map[string]any
 	t.Helper()
 	res := call(t, cs, name, args)
 	if !res.IsError {
-		t.Fatalf("%s(%v) succeeded, want an error containing %q; got %s", name, args, want, text(res))
+		t.Fatalf("%s(%s) succeeded, want an error containing %q; got %s", name, brief(args), want, text(res))
 	}
 	if res.StructuredContent != nil {
 		t.Errorf("%s: error result carries data: %v", name, res.StructuredContent)
@@ -244,6 +244,15 @@ func fails(t testing.TB, cs *mcp.ClientSession, name string, args map[string]any
 	return msg
 }
 
+// brief shows tool arguments in a failure message, long values cut.
+func brief(args map[string]any) string {
+	s := jsonOf(args)
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
 func text(res *mcp.CallToolResult) string {
 	var b strings.Builder
 	for _, c := range res.Content {
@@ -254,20 +263,8 @@ func text(res *mcp.CallToolResult) string {
 	return b.String()
 }
 
-// eventually polls cond until it holds or 20 s pass.
-func eventually(t testing.TB, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		var done bool
-		if done, last = cond(); done {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last: %s", what, last)
-}
+// waitTimeout bounds every wait of these tests (testenv.Eventually).
+const waitTimeout = 20 * time.Second
 
 // session reads an McpSession straight from the apiserver.
 func session(t testing.TB, ns, name string) *v1alpha1.McpSession {

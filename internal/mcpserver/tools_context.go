@@ -58,7 +58,7 @@ func entryView(e store.ContextEntry) ContextEntryView {
 }
 
 func (s *Server) addContext(ctx context.Context, _ *mcp.CallToolRequest, in AddContextArgs) (*mcp.CallToolResult, AddContextResult, error) {
-	t, err := s.openWritable(ctx, in.SessionID, in.Namespace)
+	sess, err := s.openWritable(ctx, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, AddContextResult{}, err
 	}
@@ -66,24 +66,24 @@ func (s *Server) addContext(ctx context.Context, _ *mcp.CallToolRequest, in AddC
 	if err != nil {
 		return nil, AddContextResult{}, userErrorf("value cannot be encoded as JSON: %v", err)
 	}
-	e, err := s.opts.Store.SetContext(ctx, t.sess.UID, in.Key, raw, t.sess.Limits())
+	e, err := s.opts.Store.SetContext(ctx, sess.UID, in.Key, raw, sess.Settings.Limits)
 	if err != nil {
 		return nil, AddContextResult{}, err
 	}
-	s.used(ctx, t.sess, true)
+	s.used(ctx, sess, true)
 	v := entryView(e)
 	v.Value = nil // the caller just sent it
-	return nil, AddContextResult{Status: "stored", SessionID: t.sess.Name, ContextEntryView: v}, nil
+	return nil, AddContextResult{Status: "stored", SessionID: sess.Name, ContextEntryView: v}, nil
 }
 
 func (s *Server) getContext(ctx context.Context, _ *mcp.CallToolRequest, in GetContextArgs) (*mcp.CallToolResult, GetContextResult, error) {
-	t, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
+	sess, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, GetContextResult{}, err
 	}
-	uid := t.sess.UID
-	res := GetContextResult{SessionID: t.sess.Name, Entries: []ContextEntryView{}}
-	st, err := s.stats(ctx, t.sess)
+	uid := sess.UID
+	res := GetContextResult{SessionID: sess.Name, Entries: []ContextEntryView{}}
+	st, err := s.sessions.Stats(ctx, sess)
 	if err != nil {
 		return nil, GetContextResult{}, err
 	}
@@ -93,7 +93,7 @@ func (s *Server) getContext(ctx context.Context, _ *mcp.CallToolRequest, in GetC
 		e, err := s.opts.Store.GetContext(ctx, uid, in.Key)
 		if errors.Is(err, store.ErrNotFound) {
 			keys, _ := s.opts.Store.ContextKeys(ctx, uid, "")
-			return nil, GetContextResult{}, userErrorf("context key %q not found in session %q; %s", in.Key, t.sess.Name, keyHint(keys))
+			return nil, GetContextResult{}, userErrorf("context key %q not found in session %q; %s", in.Key, sess.Name, keyHint(keys))
 		}
 		if err != nil {
 			return nil, GetContextResult{}, err
@@ -123,23 +123,19 @@ func (s *Server) getContext(ctx context.Context, _ *mcp.CallToolRequest, in GetC
 			res.Entries = append(res.Entries, entryView(e))
 		}
 	}
-	s.used(ctx, t.sess, false)
+	s.used(ctx, sess, false)
 	return nil, res, nil
 }
 
-// rankedContext returns the context entries best matching query. The
-// store ranks all of a session's records together; context hits are kept.
+// rankedContext returns the context entries best matching query, ranked
+// by the store among the session's context entries only.
 func (s *Server) rankedContext(ctx context.Context, uid, query string, limit int) ([]ContextEntryView, error) {
-	// Messages and discoveries compete for the top hits, so ask for more.
-	hits, err := s.opts.Store.Search(ctx, query, []string{uid}, limit*4+20)
+	hits, err := s.opts.Store.Search(ctx, query, []string{uid}, store.SearchOptions{Limit: limit, Kinds: []store.Kind{store.KindContext}})
 	if err != nil {
 		return nil, err
 	}
 	out := []ContextEntryView{}
 	for _, h := range hits {
-		if h.Kind != store.KindContext {
-			continue
-		}
 		e, err := s.opts.Store.GetContext(ctx, uid, h.Key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted since the search
@@ -150,9 +146,6 @@ func (s *Server) rankedContext(ctx context.Context, uid, query string, limit int
 		v := entryView(e)
 		v.Score, v.Snippet = h.Score, h.Snippet
 		out = append(out, v)
-		if len(out) == limit {
-			break
-		}
 	}
 	return out, nil
 }

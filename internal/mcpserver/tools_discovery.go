@@ -6,6 +6,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
@@ -50,19 +51,16 @@ type SearchResult struct {
 }
 
 func (s *Server) addDiscovery(ctx context.Context, _ *mcp.CallToolRequest, in AddDiscoveryArgs) (*mcp.CallToolResult, AddDiscoveryResult, error) {
-	t, err := s.openWritable(ctx, in.SessionID, in.Namespace)
+	sess, err := s.openWritable(ctx, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, AddDiscoveryResult{}, err
 	}
-	if err := checkValueSize(t.sess.Limits(), len(in.Title)+len(in.Description)); err != nil {
-		return nil, AddDiscoveryResult{}, err
-	}
-	seq, err := s.opts.Store.AppendDiscovery(ctx, t.sess.UID, store.Discovery{Title: in.Title, Description: in.Description, Relevance: in.Relevance})
+	seq, err := s.opts.Store.AppendDiscovery(ctx, sess.UID, store.Discovery{Title: in.Title, Description: in.Description, Relevance: in.Relevance}, sess.Settings.Limits)
 	if err != nil {
 		return nil, AddDiscoveryResult{}, err
 	}
-	s.used(ctx, t.sess, true)
-	return nil, AddDiscoveryResult{Status: "stored", SessionID: t.sess.Name, Seq: seq}, nil
+	s.used(ctx, sess, true)
+	return nil, AddDiscoveryResult{Status: "stored", SessionID: sess.Name, Seq: seq}, nil
 }
 
 func (s *Server) search(ctx context.Context, _ *mcp.CallToolRequest, in SearchArgs) (*mcp.CallToolResult, SearchResult, error) {
@@ -70,40 +68,38 @@ func (s *Server) search(ctx context.Context, _ *mcp.CallToolRequest, in SearchAr
 	if err != nil {
 		return nil, SearchResult{}, err
 	}
-	var sessions []Session
+	var found []sessions.Session
 	var ns string
 	if in.SessionID != "" {
-		t, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
+		sess, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
 		if err != nil {
 			return nil, SearchResult{}, err
 		}
-		sessions, ns = []Session{t.sess}, t.sess.Namespace
+		found, ns = []sessions.Session{sess}, sess.Namespace
 	} else {
-		id, err := caller(ctx)
+		id, nsIn, err := s.callerIn(ctx, in.Namespace)
 		if err != nil {
 			return nil, SearchResult{}, err
 		}
-		if ns, err = s.namespaceFor(id, in.Namespace); err != nil {
+		ns = nsIn
+		if err := s.sessions.Authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
 			return nil, SearchResult{}, err
 		}
-		if err := s.authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
-			return nil, SearchResult{}, err
-		}
-		if sessions, err = s.reg.List(ctx, ns); err != nil {
+		if found, err = s.sessions.List(ctx, ns); err != nil {
 			return nil, SearchResult{}, err
 		}
 	}
-	res := SearchResult{Namespace: ns, Hits: []SearchHit{}, Sessions: len(sessions)}
-	if len(sessions) == 0 {
+	res := SearchResult{Namespace: ns, Hits: []SearchHit{}, Sessions: len(found)}
+	if len(found) == 0 {
 		return nil, res, nil
 	}
-	names := make(map[string]string, len(sessions))
-	uids := make([]string, 0, len(sessions))
-	for _, sess := range sessions {
+	names := make(map[string]string, len(found))
+	uids := make([]string, 0, len(found))
+	for _, sess := range found {
 		names[sess.UID] = sess.Name
 		uids = append(uids, sess.UID)
 	}
-	hits, err := s.opts.Store.Search(ctx, in.Query, uids, limit)
+	hits, err := s.opts.Store.Search(ctx, in.Query, uids, store.SearchOptions{Limit: limit})
 	if err != nil {
 		return nil, SearchResult{}, err
 	}

@@ -39,35 +39,21 @@ type GetHistoryResult struct {
 	Total      int64         `json:"total" jsonschema:"Number of messages in the session."`
 }
 
-// checkValueSize refuses one value (message content, discovery text) past
-// maxValueBytes, with the store's LimitError so the message says by how
-// much. The store bounds context values itself.
-func checkValueSize(limits store.Limits, size int) error {
-	if limits.MaxValueBytes > 0 && int64(size) > limits.MaxValueBytes {
-		return &store.LimitError{Limit: store.LimitMaxValueBytes, Max: limits.MaxValueBytes, Actual: int64(size), Over: int64(size) - limits.MaxValueBytes}
-	}
-	return nil
-}
-
 func (s *Server) addMessage(ctx context.Context, _ *mcp.CallToolRequest, in AddMessageArgs) (*mcp.CallToolResult, AddMessageResult, error) {
-	t, err := s.openWritable(ctx, in.SessionID, in.Namespace)
+	sess, err := s.openWritable(ctx, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, AddMessageResult{}, err
 	}
-	limits := t.sess.Limits()
-	if err := checkValueSize(limits, len(in.Content)); err != nil {
-		return nil, AddMessageResult{}, err
-	}
-	seq, err := s.opts.Store.AppendMessage(ctx, t.sess.UID, store.Message{Role: in.Role, Content: in.Content, Metadata: in.Metadata}, limits)
+	seq, err := s.opts.Store.AppendMessage(ctx, sess.UID, store.Message{Role: in.Role, Content: in.Content, Metadata: in.Metadata}, sess.Settings.Limits)
 	if err != nil {
 		return nil, AddMessageResult{}, err
 	}
-	s.used(ctx, t.sess, true)
-	return nil, AddMessageResult{Status: "stored", SessionID: t.sess.Name, Seq: seq}, nil
+	s.used(ctx, sess, true)
+	return nil, AddMessageResult{Status: "stored", SessionID: sess.Name, Seq: seq}, nil
 }
 
 func (s *Server) getHistory(ctx context.Context, _ *mcp.CallToolRequest, in GetHistoryArgs) (*mcp.CallToolResult, GetHistoryResult, error) {
-	t, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
+	sess, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, GetHistoryResult{}, err
 	}
@@ -79,18 +65,18 @@ func (s *Server) getHistory(ctx context.Context, _ *mcp.CallToolRequest, in GetH
 	if err != nil {
 		return nil, GetHistoryResult{}, err
 	}
-	msgs, next, err := s.opts.Store.History(ctx, t.sess.UID, from, limit)
+	msgs, next, err := s.opts.Store.History(ctx, sess.UID, from, limit)
 	if err != nil {
 		return nil, GetHistoryResult{}, err
 	}
-	st, err := s.stats(ctx, t.sess)
+	st, err := s.sessions.Stats(ctx, sess)
 	if err != nil {
 		return nil, GetHistoryResult{}, err
 	}
-	res := GetHistoryResult{SessionID: t.sess.Name, Messages: make([]MessageView, 0, len(msgs)), NextCursor: encodeCursor(next), Total: st.Messages}
+	res := GetHistoryResult{SessionID: sess.Name, Messages: make([]MessageView, 0, len(msgs)), NextCursor: encodeCursor(next), Total: st.Messages}
 	for _, m := range msgs {
 		res.Messages = append(res.Messages, messageView(m, 0))
 	}
-	s.used(ctx, t.sess, false)
+	s.used(ctx, sess, false)
 	return nil, res, nil
 }

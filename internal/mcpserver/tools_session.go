@@ -3,15 +3,14 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
@@ -96,40 +95,26 @@ func validLabels(labels map[string]string) error {
 	return nil
 }
 
-// stats reads a session's exact counters; a session whose store entry is
-// missing (created a moment ago by another replica) reads as empty.
-func (s *Server) stats(ctx context.Context, sess Session) (store.Stats, error) {
-	st, err := s.opts.Store.Stats(ctx, sess.UID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Stats{}, nil
-	}
-	return st, err
-}
-
 // newSpec validates what create_session and import_session share (caller,
-// namespace, id, labels, metadata) and returns the registry entry to create.
+// namespace, id, labels, metadata) and returns the session to create.
 // Authorisation comes after input checks, so bad input is reported as such
 // whoever sends it.
-func (s *Server) newSpec(ctx context.Context, sessionID, namespace string, labels map[string]string, metadata map[string]any) (auth.Identity, CreateSpec, error) {
-	id, err := caller(ctx)
+func (s *Server) newSpec(ctx context.Context, sessionID, namespace string, labels map[string]string, metadata map[string]any) (auth.Identity, sessions.CreateSpec, error) {
+	id, ns, err := s.callerIn(ctx, namespace)
 	if err != nil {
-		return id, CreateSpec{}, err
-	}
-	ns, err := s.namespaceFor(id, namespace)
-	if err != nil {
-		return id, CreateSpec{}, err
+		return id, sessions.CreateSpec{}, err
 	}
 	if err := validSessionID(sessionID); err != nil {
-		return id, CreateSpec{}, err
+		return id, sessions.CreateSpec{}, err
 	}
 	if err := validLabels(labels); err != nil {
-		return id, CreateSpec{}, err
+		return id, sessions.CreateSpec{}, err
 	}
 	attrs, err := attributes(metadata)
 	if err != nil {
-		return id, CreateSpec{}, err
+		return id, sessions.CreateSpec{}, err
 	}
-	return id, CreateSpec{Namespace: ns, Name: sessionID, Owner: id.Username, Labels: labels, Attributes: attrs}, nil
+	return id, sessions.CreateSpec{Namespace: ns, Name: sessionID, Owner: id.Username, Labels: labels, Attributes: attrs}, nil
 }
 
 func (s *Server) createSession(ctx context.Context, _ *mcp.CallToolRequest, in CreateSessionArgs) (*mcp.CallToolResult, SessionResult, error) {
@@ -137,12 +122,11 @@ func (s *Server) createSession(ctx context.Context, _ *mcp.CallToolRequest, in C
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
-	if err := s.authorize(ctx, id, auth.VerbCreate, spec.Namespace, spec.Name); err != nil {
+	if err := s.sessions.Authorize(ctx, id, auth.VerbCreate, spec.Namespace, spec.Name); err != nil {
 		return nil, SessionResult{}, err
 	}
-	ns := spec.Namespace
 	spec.Project, spec.Description = in.Project, in.Description
-	sess, err := s.create(ctx, spec, func(sess Session) error {
+	sess, err := s.sessions.Create(ctx, spec, func(sess sessions.Session) error {
 		_, err := s.opts.Store.Create(ctx, sess.Ref())
 		return err
 	})
@@ -152,49 +136,26 @@ func (s *Server) createSession(ctx context.Context, _ *mcp.CallToolRequest, in C
 	s.used(ctx, sess, true)
 	return nil, SessionResult{
 		Status:      "created",
-		Message:     fmt.Sprintf("Session %q created in namespace %q. Pass session_id %q (and namespace) to every call; add_context, add_message and add_discovery record what you learn.", sess.Name, ns, sess.Name),
+		Message:     fmt.Sprintf("Session %q created in namespace %q. Pass session_id %q (and namespace) to every call; add_context, add_message and add_discovery record what you learn.", sess.Name, sess.Namespace, sess.Name),
 		SessionView: viewOf(sess, store.Stats{}),
 	}, nil
 }
 
-// create makes the registry entry, then the data with fill; if fill fails
-// the entry is removed again so no session without data is left behind.
-func (s *Server) create(ctx context.Context, spec CreateSpec, fill func(Session) error) (Session, error) {
-	sess, err := s.reg.Create(ctx, spec)
-	if errors.Is(err, ErrSessionExists) {
-		return Session{}, errExists(spec.Namespace, spec.Name)
-	}
-	if err != nil {
-		return Session{}, err
-	}
-	if err := fill(sess); err != nil {
-		if derr := s.reg.Delete(context.WithoutCancel(ctx), sess.Namespace, sess.Name, sess.UID); derr != nil && !errors.Is(derr, ErrSessionNotFound) {
-			s.log.Error(derr, "removing a session whose data could not be written", "session", keyOf(sess))
-		}
-		return Session{}, err
-	}
-	return sess, nil
-}
-
 func (s *Server) getSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, SessionView, error) {
-	t, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
+	sess, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, SessionView{}, err
 	}
-	st, err := s.stats(ctx, t.sess)
+	st, err := s.sessions.Stats(ctx, sess)
 	if err != nil {
 		return nil, SessionView{}, err
 	}
-	s.used(ctx, t.sess, false)
-	return nil, viewOf(t.sess, st), nil
+	s.used(ctx, sess, false)
+	return nil, viewOf(sess, st), nil
 }
 
 func (s *Server) listSessions(ctx context.Context, _ *mcp.CallToolRequest, in ListSessionsArgs) (*mcp.CallToolResult, ListSessionsResult, error) {
-	id, err := caller(ctx)
-	if err != nil {
-		return nil, ListSessionsResult{}, err
-	}
-	ns, err := s.namespaceFor(id, in.Namespace)
+	id, ns, err := s.callerIn(ctx, in.Namespace)
 	if err != nil {
 		return nil, ListSessionsResult{}, err
 	}
@@ -202,10 +163,10 @@ func (s *Server) listSessions(ctx context.Context, _ *mcp.CallToolRequest, in Li
 	if err != nil {
 		return nil, ListSessionsResult{}, err
 	}
-	if err := s.authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
+	if err := s.sessions.Authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
 		return nil, ListSessionsResult{}, err
 	}
-	all, err := s.reg.List(ctx, ns)
+	all, err := s.sessions.List(ctx, ns)
 	if err != nil {
 		return nil, ListSessionsResult{}, err
 	}
@@ -215,7 +176,7 @@ func (s *Server) listSessions(ctx context.Context, _ *mcp.CallToolRequest, in Li
 			res.NextCursor = res.Sessions[limit-1].SessionID
 			break
 		}
-		st, err := s.stats(ctx, sess)
+		st, err := s.sessions.Stats(ctx, sess)
 		if err != nil {
 			return nil, ListSessionsResult{}, err
 		}
@@ -226,8 +187,8 @@ func (s *Server) listSessions(ctx context.Context, _ *mcp.CallToolRequest, in Li
 
 // filterSessions keeps, in name order, the sessions after cursor that match
 // project (when given) and carry every label asked for.
-func filterSessions(all []Session, project string, labels map[string]string, cursor string) []Session {
-	out := make([]Session, 0, len(all))
+func filterSessions(all []sessions.Session, project string, labels map[string]string, cursor string) []sessions.Session {
+	out := make([]sessions.Session, 0, len(all))
 	for _, sess := range all {
 		if cursor != "" && sess.Name <= cursor {
 			continue
@@ -251,24 +212,15 @@ func filterSessions(all []Session, project string, labels map[string]string, cur
 }
 
 func (s *Server) suspendSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, SessionResult, error) {
-	t, err := s.open(ctx, auth.VerbUpdate, in.SessionID, in.Namespace)
+	sess, err := s.open(ctx, auth.VerbUpdate, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
-	if t.sess.Phase == v1alpha1.PhaseTerminated {
-		return nil, SessionResult{}, errTerminated(t.sess.Namespace, t.sess.Name)
-	}
-	// Counts and activity first, so the suspended session's status tells
-	// the truth about what it holds.
-	if err := s.sync.flushNow(ctx, t.sess, false); err != nil {
+	if sess, err = s.sessions.Suspend(ctx, sess); err != nil {
 		return nil, SessionResult{}, err
-	}
-	sess, err := s.reg.SetSuspend(ctx, t.sess.Namespace, t.sess.Name, true)
-	if err != nil {
-		return nil, SessionResult{}, notFoundAs(err, t.sess)
 	}
 	s.used(ctx, sess, true)
-	st, err := s.stats(ctx, sess)
+	st, err := s.sessions.Stats(ctx, sess)
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
@@ -280,21 +232,18 @@ func (s *Server) suspendSession(ctx context.Context, _ *mcp.CallToolRequest, in 
 }
 
 func (s *Server) terminateSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, SessionResult, error) {
-	t, err := s.open(ctx, auth.VerbUpdate, in.SessionID, in.Namespace)
+	sess, err := s.open(ctx, auth.VerbUpdate, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
-	sess := t.sess
-	if !sess.Terminate {
-		if err := s.sync.flushNow(ctx, sess, false); err != nil {
-			return nil, SessionResult{}, err
-		}
-		if sess, err = s.reg.Terminate(ctx, sess.Namespace, sess.Name); err != nil {
-			return nil, SessionResult{}, notFoundAs(err, t.sess)
-		}
+	wasTerminated := sess.Terminate
+	if sess, err = s.sessions.Terminate(ctx, sess); err != nil {
+		return nil, SessionResult{}, err
+	}
+	if !wasTerminated {
 		s.used(ctx, sess, true)
 	}
-	st, err := s.stats(ctx, sess)
+	st, err := s.sessions.Stats(ctx, sess)
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
@@ -309,26 +258,16 @@ func (s *Server) terminateSession(ctx context.Context, _ *mcp.CallToolRequest, i
 }
 
 func (s *Server) deleteSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, DeleteResult, error) {
-	t, err := s.open(ctx, auth.VerbDelete, in.SessionID, in.Namespace)
+	sess, err := s.open(ctx, auth.VerbDelete, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, DeleteResult{}, err
 	}
-	if err := s.reg.Delete(ctx, t.sess.Namespace, t.sess.Name, t.sess.UID); err != nil {
-		return nil, DeleteResult{}, notFoundAs(err, t.sess)
+	if err := s.sessions.Delete(ctx, sess); err != nil {
+		return nil, DeleteResult{}, err
 	}
-	s.stored.Delete(t.sess.UID)
-	s.subs.changed(ctx, t.sess.Namespace, t.sess.Name)
+	s.subs.changed(ctx, sess.Namespace, sess.Name)
 	return nil, DeleteResult{
-		Status: "deleted", SessionID: t.sess.Name, Namespace: t.sess.Namespace,
+		Status: "deleted", SessionID: sess.Name, Namespace: sess.Namespace,
 		Message: "Session deleted; its context, history and discoveries are erased with it.",
 	}, nil
-}
-
-// notFoundAs turns a registry not-found (the session went away during the
-// call) into the user-facing error.
-func notFoundAs(err error, sess Session) error {
-	if errors.Is(err, ErrSessionNotFound) {
-		return errNotFound(sess.Namespace, sess.Name)
-	}
-	return err
 }

@@ -3,16 +3,21 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 var allTools = []string{
@@ -211,10 +216,15 @@ func TestEveryToolHappyPath(t *testing.T) {
 		t.Fatalf("delete_session = %+v", del)
 	}
 	// The controller's finalizer erases the data, then the object goes.
-	eventually(t, "deleted session and erased data", func() (bool, string) {
+	testenv.Eventually(t, waitTimeout, "deleted session and erased data", func() string {
 		err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "copy"}, &v1alpha1.McpSession{})
-		_, serr := testStore.Get(context.Background(), uid)
-		return client.IgnoreNotFound(err) == nil && err != nil && serr != nil, "object or data still there"
+		if !apierrors.IsNotFound(err) {
+			return fmt.Sprintf("the McpSession is still there (get: %v)", err)
+		}
+		if _, err := testStore.Get(context.Background(), uid); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Sprintf("its data is still in the store (get: %v)", err)
+		}
+		return ""
 	})
 	fails(t, cs, "get_session", map[string]any{"session_id": "copy", "namespace": ns}, `session "copy" not found in namespace "`+ns+`"`)
 }
@@ -253,9 +263,12 @@ func TestToolErrors(t *testing.T) {
 	if err := k8s.Patch(context.Background(), obj, patch); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "limits in force", func() (bool, string) {
+	testenv.Eventually(t, waitTimeout, "limits in force", func() string {
 		v := ok[SessionView](t, cs, "get_session", a("s1"))
-		return v.Limits.MaxValueBytes == 64 && v.Limits.MaxMessages == 2, "limits " + jsonOf(v.Limits)
+		if v.Limits.MaxValueBytes != 64 || v.Limits.MaxMessages != 2 {
+			return "limits " + jsonOf(v.Limits)
+		}
+		return ""
 	})
 	fails(t, cs, "add_context", a("s1", "key", "big", "value", strings.Repeat("x", 100)), "maxValueBytes", "102 bytes", "38 over", "nothing was written")
 	fails(t, cs, "add_message", a("s1", "role", "user", "content", strings.Repeat("y", 65)), "maxValueBytes", "1 over")
@@ -285,9 +298,12 @@ func TestToolErrors(t *testing.T) {
 	if err := k8s.Patch(context.Background(), session(t, ns, "s3"), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":true}}`))); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "kubectl suspend seen", func() (bool, string) {
+	testenv.Eventually(t, waitTimeout, "kubectl suspend seen", func() string {
 		res := call(t, cs, "add_message", a("s3", "role", "user", "content", "x"))
-		return res.IsError && strings.Contains(text(res), "suspended"), text(res)
+		if !res.IsError || !strings.Contains(text(res), "suspended") {
+			return "add_message answered: " + text(res)
+		}
+		return ""
 	})
 }
 
@@ -367,6 +383,7 @@ func TestSessionCreatedWithKubectl(t *testing.T) {
 }
 
 func TestOptionsRefuseUnsafeAuth(t *testing.T) {
+	testenv.Require(t)
 	if _, err := New(Options{Store: testStore, Client: mgrClient, AuthMode: AuthKubernetes}); err == nil {
 		t.Error("kubernetes auth without an authenticator accepted")
 	}

@@ -1,7 +1,6 @@
 package mcpserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
@@ -31,43 +32,34 @@ type ImportSessionArgs struct {
 }
 
 func (s *Server) exportSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, ExportResult, error) {
-	t, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
+	sess, err := s.open(ctx, auth.VerbGet, in.SessionID, in.Namespace)
 	if err != nil {
 		return nil, ExportResult{}, err
 	}
-	raw, err := s.document(ctx, t.sess)
+	raw, err := s.document(ctx, sess)
 	if err != nil {
 		return nil, ExportResult{}, err
 	}
-	s.used(ctx, t.sess, false)
-	return nil, ExportResult{SessionID: t.sess.Name, Namespace: t.sess.Namespace, Document: json.RawMessage(raw)}, nil
+	s.used(ctx, sess, false)
+	return nil, ExportResult{SessionID: sess.Name, Namespace: sess.Namespace, Document: json.RawMessage(raw)}, nil
 }
 
 // importDocument parses the document from whichever argument carries it.
-func importDocument(in ImportSessionArgs) (*store.Document, error) {
-	var raw []byte
+func importDocument(in ImportSessionArgs) (*document.Document, error) {
 	switch {
 	case in.Document != nil && in.Content != "":
 		return nil, userErrorf("give the document either as document (a JSON object) or as content (JSON text), not both")
 	case in.Document != nil:
-		b, err := json.Marshal(in.Document)
+		raw, err := json.Marshal(in.Document)
 		if err != nil {
 			return nil, userErrorf("document cannot be encoded: %v", err)
 		}
-		raw = b
+		return document.Parse(raw)
 	case in.Content != "":
-		raw = []byte(in.Content)
+		return document.Parse([]byte(in.Content))
 	default:
 		return nil, userErrorf("import_session needs the session document: pass document (a JSON object as export_session returns it) or content (the same as JSON text)")
 	}
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		return nil, userErrorf("the document must be a JSON object with id, created_at, project, context, discoveries and conversation_history")
-	}
-	doc, err := store.ParseDocument(raw)
-	if err != nil {
-		return nil, userErrorf("the document is not a session document: %s", trimInvalid(err))
-	}
-	return doc, nil
 }
 
 func (s *Server) importSession(ctx context.Context, _ *mcp.CallToolRequest, in ImportSessionArgs) (*mcp.CallToolResult, SessionResult, error) {
@@ -80,7 +72,7 @@ func (s *Server) importSession(ctx context.Context, _ *mcp.CallToolRequest, in I
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
-	if err := s.authorize(ctx, id, auth.VerbCreate, ns, in.SessionID); err != nil {
+	if err := s.sessions.Authorize(ctx, id, auth.VerbCreate, ns, in.SessionID); err != nil {
 		return nil, SessionResult{}, err
 	}
 	project := in.Project
@@ -89,9 +81,18 @@ func (s *Server) importSession(ctx context.Context, _ *mcp.CallToolRequest, in I
 	}
 	var hdr store.Header
 	spec.Project, spec.Description = project, in.Description
-	sess, err := s.create(ctx, spec, func(sess Session) error {
+	// Checked before anything is created: a document the session's limits
+	// refuse leaves no McpSession behind, not even for a moment.
+	set, err := s.sessions.Settings(ctx, spec)
+	if err != nil {
+		return nil, SessionResult{}, err
+	}
+	if err := s.opts.Store.CheckImport(doc, set.Limits); err != nil {
+		return nil, SessionResult{}, err
+	}
+	sess, err := s.sessions.Create(ctx, spec, func(sess sessions.Session) error {
 		var err error
-		hdr, err = s.opts.Store.Import(ctx, sess.Ref(), doc, store.ImportOptions{Limits: sess.Limits()})
+		hdr, err = s.opts.Store.Import(ctx, sess.Ref(), doc, store.ImportOptions{Limits: sess.Settings.Limits})
 		return err
 	})
 	if err != nil {

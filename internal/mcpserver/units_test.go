@@ -4,18 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/utils/ptr"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
@@ -105,49 +107,50 @@ func TestClampLimit(t *testing.T) {
 	}
 }
 
-func TestAllowedOrigin(t *testing.T) {
-	extra := []string{"https://inspector.example.com"}
+// The origin guard is net/http's CrossOriginProtection plus loopback
+// origins: a foreign browser origin gets 403; no Origin (not a browser),
+// the request's own host, a loopback origin and a configured one pass.
+func TestOriginGuard(t *testing.T) {
+	h, err := originGuard([]string{"https://inspector.example.com/"}, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
-		origin, host string
-		want         bool
+		origin, host, fetchSite string
+		want                    int
 	}{
-		{"", "mcp.sessions.svc:8090", true},
-		{"http://mcp.sessions.svc:8090", "mcp.sessions.svc:8090", true},
-		{"https://MCP.sessions.svc:8090", "mcp.sessions.svc:8090", true},
-		{"http://localhost:6274", "mcp.sessions.svc:8090", true},
-		{"http://127.0.0.1:3000", "127.0.0.1:8090", true},
-		{"http://[::1]:3000", "127.0.0.1:8090", true},
-		{"https://inspector.example.com", "mcp.sessions.svc:8090", true},
-		{"https://inspector.example.com/", "mcp.sessions.svc:8090", false}, // origins have no path
-		{"https://evil.example", "mcp.sessions.svc:8090", false},
-		{"https://evil.example", "evil.example:8090", false}, // port differs
-		{"null", "127.0.0.1:8090", false},
-		{"file://", "127.0.0.1:8090", false},
-		{"chrome-extension://abc", "127.0.0.1:8090", false},
-		{"http://localhost.evil.example", "127.0.0.1:8090", false},
+		{"", "mcp.sessions.svc:8090", "", http.StatusOK},
+		{"http://mcp.sessions.svc:8090", "mcp.sessions.svc:8090", "", http.StatusOK},
+		{"http://localhost:6274", "mcp.sessions.svc:8090", "cross-site", http.StatusOK},
+		{"http://127.0.0.1:3000", "127.0.0.1:8090", "", http.StatusOK},
+		{"http://[::1]:3000", "127.0.0.1:8090", "", http.StatusOK},
+		{"https://inspector.example.com", "mcp.sessions.svc:8090", "cross-site", http.StatusOK},
+		{"https://inspector.example.com/x", "mcp.sessions.svc:8090", "", http.StatusForbidden}, // origins have no path
+		{"https://evil.example", "mcp.sessions.svc:8090", "", http.StatusForbidden},
+		{"https://evil.example", "mcp.sessions.svc:8090", "cross-site", http.StatusForbidden},
+		{"", "mcp.sessions.svc:8090", "cross-site", http.StatusForbidden},       // a browser that sent no Origin
+		{"https://evil.example", "evil.example:8090", "", http.StatusForbidden}, // port differs
+		{"null", "127.0.0.1:8090", "", http.StatusForbidden},
+		{"file://", "127.0.0.1:8090", "", http.StatusForbidden},
+		{"chrome-extension://abc", "127.0.0.1:8090", "", http.StatusForbidden},
+		{"http://localhost.evil.example", "127.0.0.1:8090", "", http.StatusForbidden},
 	} {
-		if got := allowedOrigin(c.origin, c.host, extra); got != c.want {
-			t.Errorf("allowedOrigin(%q, %q) = %v, want %v", c.origin, c.host, got, c.want)
+		req := httptest.NewRequest(http.MethodPost, "http://"+c.host+"/mcp", strings.NewReader("{}"))
+		req.Host = c.host
+		if c.origin != "" {
+			req.Header.Set("Origin", c.origin)
+		}
+		if c.fetchSite != "" {
+			req.Header.Set("Sec-Fetch-Site", c.fetchSite)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("Origin %q, Host %q, Sec-Fetch-Site %q: status %d, want %d", c.origin, c.host, c.fetchSite, rec.Code, c.want)
 		}
 	}
-}
-
-func TestUnknownCall(t *testing.T) {
-	for body, want := range map[string]bool{
-		`{"jsonrpc":"2.0","id":1,"method":"nope/nope"}`:                    true,
-		`{"jsonrpc":"2.0","id":"a","method":"tools/teleport","params":{}}`: true,
-		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`:       false,
-		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`:       false,
-		`{"jsonrpc":"2.0","method":"notifications/whatever"}`:              false, // notification
-		`{"jsonrpc":"2.0","id":null,"method":"nope"}`:                      false,
-		`[{"jsonrpc":"2.0","id":1,"method":"nope"}]`:                       false, // batch: the go-sdk decides
-		`{"jsonrpc":"1.0","id":1,"method":"nope"}`:                         false,
-		`not json`: false,
-		``:         false,
-	} {
-		if _, _, got := unknownCall([]byte(body)); got != want {
-			t.Errorf("unknownCall(%s) = %v, want %v", body, got, want)
-		}
+	if _, err := originGuard([]string{"inspector.example.com"}, http.NotFoundHandler()); err == nil {
+		t.Error("an allowed origin without a scheme was accepted")
 	}
 }
 
@@ -171,46 +174,6 @@ func TestValidateAuth(t *testing.T) {
 		if err := ValidateAuth(c.mode, c.addr); (err == nil) != c.ok {
 			t.Errorf("ValidateAuth(%q, %q) = %v, want ok=%v", c.mode, c.addr, err, c.ok)
 		}
-	}
-}
-
-func TestSyncSchedule(t *testing.T) {
-	for _, c := range []struct {
-		interval, idle, want time.Duration
-	}{
-		{5 * time.Second, 30 * time.Minute, 5 * time.Second},
-		{5 * time.Second, 10 * time.Second, time.Second},
-		{5 * time.Second, 0, 5 * time.Second},
-		{5 * time.Second, 500 * time.Millisecond, 100 * time.Millisecond},
-		{30 * time.Second, 2 * time.Minute, 12 * time.Second},
-	} {
-		if got := syncSpacing(c.interval, c.idle); got != c.want {
-			t.Errorf("syncSpacing(%v, %v) = %v, want %v", c.interval, c.idle, got, c.want)
-		}
-	}
-	now := time.Date(2025, 9, 2, 10, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		e         syncEntry
-		due, stal bool
-	}{
-		{syncEntry{dirty: true}, true, false}, // never written
-		{syncEntry{dirty: true, spacing: 5 * time.Second, lastWrite: now.Add(-time.Second)}, false, false},    // too soon
-		{syncEntry{dirty: true, spacing: 5 * time.Second, lastWrite: now.Add(-5 * time.Second)}, true, false}, // spacing passed
-		{syncEntry{dirty: false, spacing: 5 * time.Second, lastWrite: now.Add(-time.Hour)}, false, true},      // quiet: forget
-		{syncEntry{dirty: false, spacing: 5 * time.Second, lastWrite: now.Add(-time.Second)}, false, false},
-	} {
-		if got := due(c.e, now); got != c.due {
-			t.Errorf("due(%+v) = %v", c.e, got)
-		}
-		if got := stale(c.e, now); got != c.stal {
-			t.Errorf("stale(%+v) = %v", c.e, got)
-		}
-	}
-	if p := tickPeriod(5 * time.Second); p != 250*time.Millisecond {
-		t.Errorf("tickPeriod(5s) = %v", p)
-	}
-	if p := tickPeriod(time.Millisecond); p != 20*time.Millisecond {
-		t.Errorf("tickPeriod(1ms) = %v", p)
 	}
 }
 
@@ -265,83 +228,6 @@ func TestBriefingMessage(t *testing.T) {
 	}
 }
 
-// TestObserve: the phase a request acts on is the lifecycle's answer now,
-// even when status lags behind.
-func TestObserve(t *testing.T) {
-	created := time.Date(2025, 9, 2, 10, 0, 0, 0, time.UTC)
-	obj := func(mut func(*v1alpha1.McpSession)) *v1alpha1.McpSession {
-		s := &v1alpha1.McpSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "s", UID: "u", CreationTimestamp: metav1.NewTime(created)}}
-		if mut != nil {
-			mut(s)
-		}
-		return s
-	}
-	def := lifecycle.DefaultDefaults()
-	for _, c := range []struct {
-		name      string
-		now       time.Time
-		s         *v1alpha1.McpSession
-		activity  time.Time
-		phase     v1alpha1.Phase
-		confirmed bool
-	}{
-		{"new, no status yet", created.Add(time.Second), obj(nil), time.Time{}, v1alpha1.PhaseActive, false},
-		{"active and confirmed", created.Add(time.Minute), obj(func(s *v1alpha1.McpSession) { s.Status.Phase = v1alpha1.PhaseActive }), time.Time{}, v1alpha1.PhaseActive, true},
-		{"kubectl suspend, status stale", created.Add(time.Minute), obj(func(s *v1alpha1.McpSession) {
-			s.Spec.Suspend = true
-			s.Status.Phase = v1alpha1.PhaseActive
-		}), time.Time{}, v1alpha1.PhaseSuspended, false},
-		{"idle past idleTimeout", created.Add(31 * time.Minute), obj(nil), time.Time{}, v1alpha1.PhaseSuspended, false},
-		{"idle in status, but recent activity here", created.Add(31 * time.Minute), obj(nil), created.Add(30 * time.Minute), v1alpha1.PhaseActive, false},
-		{"terminate requested", created.Add(time.Minute), obj(func(s *v1alpha1.McpSession) { s.Spec.Terminate = true }), time.Time{}, v1alpha1.PhaseTerminated, false},
-		{"terminated is sticky", created.Add(time.Minute), obj(func(s *v1alpha1.McpSession) {
-			s.Status.Phase = v1alpha1.PhaseTerminated
-			s.Status.TerminatedAt = &metav1.Time{Time: created}
-		}), created.Add(time.Minute), v1alpha1.PhaseTerminated, true},
-		{"expired by ttl", created.Add(31 * 24 * time.Hour), obj(nil), time.Time{}, v1alpha1.PhaseTerminated, false},
-	} {
-		got := observe(c.now, c.s, def, c.activity)
-		if got.Phase != c.phase || got.Confirmed != c.confirmed {
-			t.Errorf("%s: phase %s confirmed %v, want %s %v", c.name, got.Phase, got.Confirmed, c.phase, c.confirmed)
-		}
-	}
-}
-
-func TestSettingsOf(t *testing.T) {
-	s := &v1alpha1.McpSession{Spec: v1alpha1.McpSessionSpec{Limits: &v1alpha1.SessionLimits{MaxMessages: ptr.To[int64](10), MaxValueBytes: ptr.To[int64](5)}}}
-	// Before the controller resolved anything: spec over defaults.
-	set := settingsOf(s, lifecycle.DefaultDefaults())
-	if l := storeLimits(set.Limits); l.MaxMessages != 10 || l.MaxValueBytes != 5 || l.MaxContextBytes != lifecycle.DefaultMaxContextBytes || set.IdleTimeout != lifecycle.DefaultIdleTimeout {
-		t.Errorf("unresolved settings = %+v", set)
-	}
-	// Resolved: status.effective wins; open limits fall back to spec.
-	s.Status.Effective = &v1alpha1.EffectiveSettings{
-		Timing: v1alpha1.Timing{IdleTimeout: &metav1.Duration{Duration: time.Hour}},
-		Limits: v1alpha1.SessionLimits{MaxMessages: ptr.To[int64](99)},
-		Policy: "team",
-	}
-	set = settingsOf(s, lifecycle.DefaultDefaults())
-	if l := storeLimits(set.Limits); l.MaxMessages != 99 || l.MaxValueBytes != 5 || l.MaxContextBytes != 0 || set.IdleTimeout != time.Hour || set.TTL != 0 || set.Policy != "team" {
-		t.Errorf("resolved settings = %+v (limits %+v)", set, storeLimits(set.Limits))
-	}
-}
-
-func TestStatusPatchOnlyCarriesOwnedFields(t *testing.T) {
-	at := time.Date(2025, 9, 2, 18, 30, 0, 0, time.UTC)
-	b, err := statusPatch(StatusUpdate{LastActivity: at, Counts: v1alpha1.SessionCounts{ContextItems: 1, Messages: 2, Discoveries: 3, StoredBytes: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"status":{"counts":{"contextItems":1,"messages":2,"discoveries":3,"storedBytes":4},"lastActivityTime":"2025-09-02T18:30:00Z"}}`
-	if string(b) != want {
-		t.Errorf("patch = %s\nwant    %s", b, want)
-	}
-	b, _ = statusPatch(StatusUpdate{})
-	if strings.Contains(string(b), "lastActivityTime") || strings.Contains(string(b), "resourceVersion") {
-		t.Errorf("patch without activity = %s", b)
-	}
-}
-
 func TestAttributesAndLabels(t *testing.T) {
 	got, err := attributes(map[string]any{"issue": "leak", "hosts": 3, "tags": []any{"a"}, "nested": map[string]any{"x": true}})
 	if err != nil {
@@ -370,12 +256,12 @@ func TestAttributesAndLabels(t *testing.T) {
 }
 
 func TestFilterSessions(t *testing.T) {
-	all := []Session{
+	all := []sessions.Session{
 		{Name: "c", Project: "p", Labels: map[string]string{"purpose": "debugging"}},
 		{Name: "a", Project: "p"},
 		{Name: "b", Project: "q", Labels: map[string]string{"purpose": "debugging"}},
 	}
-	names := func(ss []Session) string {
+	names := func(ss []sessions.Session) string {
 		var n []string
 		for _, s := range ss {
 			n = append(n, s.Name)
@@ -407,10 +293,19 @@ func TestToolFailure(t *testing.T) {
 		err  error
 		want string
 	}{
-		{errSuspended("ns", "s"), `session "s" in namespace "ns" is suspended; call resume_session`},
+		{&sessions.NotFoundError{Namespace: "ns", Name: "x"}, `session "x" not found in namespace "ns": check the session_id`},
+		{&sessions.ExistsError{Namespace: "ns", Name: "x"}, `session "x" already exists in namespace "ns"; use resume_session`},
+		{&sessions.PhaseError{Namespace: "ns", Name: "s", Phase: v1alpha1.PhaseSuspended}, `session "s" in namespace "ns" is suspended; call resume_session`},
+		{&sessions.PhaseError{Namespace: "ns", Name: "s", Phase: v1alpha1.PhaseTerminated}, `session "s" in namespace "ns" is terminated and read-only`},
+		{&sessions.QuotaError{Namespace: "ns", Owner: "u", Policy: "p", Quota: v1alpha1.OwnerQuota{Limit: 2, Action: v1alpha1.QuotaReject}, Live: 2},
+			`add_context refused: owner "u" has 2 live sessions under policy p in namespace ns; its maxSessionsPerOwner is 2 (action Reject)`},
 		{fmt.Errorf("set context: %w", &store.LimitError{Limit: "maxValueBytes", Max: 10, Actual: 15, Over: 5}), "add_context refused: value is 15 bytes, 5 over the maxValueBytes limit of 10"},
 		{&auth.Forbidden{Username: "u", Verb: "get", Namespace: "b"}, `forbidden: u cannot get mcpsessions in namespace "b"`},
-		{fmt.Errorf("set context x: %w", fmt.Errorf("%w: context key is empty", store.ErrInvalid)), "add_context: context key is empty"},
+		{fmt.Errorf("set context x: %w", &store.InvalidError{Reason: "context key is empty"}), "add_context: context key is empty"},
+		{fmt.Errorf("import: %w", &store.InvalidError{Path: "conversation_history[2]", Reason: `role "bot" is not one of user, assistant, system, tool`}),
+			`add_context: conversation_history[2]: role "bot"`},
+		{&document.Error{Path: "created_at", Reason: `timestamp "soon" is not an ISO 8601 date-time`}, `add_context: bad session document: created_at: timestamp "soon"`},
+		{sessions.ErrUnauthenticated, "unauthenticated"},
 		{apierrors.NewInvalid(schema.GroupKind{Group: "sessions.mcp.dev", Kind: "McpSession"}, "s", nil), "the Kubernetes API refused"},
 		{apierrors.NewServiceUnavailable("down"), "the Kubernetes API is busy"},
 		{errors.New("disk on fire"), "failed on the server side (internal error)"},
@@ -423,8 +318,9 @@ func TestToolFailure(t *testing.T) {
 			t.Errorf("internal error leaked: %q", got)
 		}
 	}
-	if !errors.Is(errNotFound("ns", "x"), ErrSessionNotFound) {
-		t.Error("errNotFound must wrap ErrSessionNotFound")
+	// The worded error still is the typed one underneath.
+	if !errors.Is(toolFailure(ctx, "get_session", &sessions.NotFoundError{Namespace: "ns", Name: "x"}), sessions.ErrNotFound) {
+		t.Error("a worded not-found error must still match sessions.ErrNotFound")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
@@ -63,8 +64,8 @@ func fmtTime(t time.Time) string {
 }
 
 // viewOf renders a session; stats are the store's exact counters.
-func viewOf(sess Session, stats store.Stats) SessionView {
-	l := sess.Limits()
+func viewOf(sess sessions.Session, stats store.Stats) SessionView {
+	l := sess.Settings.Limits
 	last := sess.LastActivity
 	if stats.LastActivity.After(last) && sess.Phase == v1alpha1.PhaseActive {
 		last = stats.LastActivity
@@ -82,8 +83,16 @@ func viewOf(sess Session, stats store.Stats) SessionView {
 			ContextItems: stats.ContextItems, Messages: stats.Messages,
 			Discoveries: stats.Discoveries, StoredBytes: stats.StoredBytes,
 		},
-		Limits: LimitsView{MaxValueBytes: l.MaxValueBytes, MaxContextBytes: l.MaxContextBytes, MaxMessages: l.MaxMessages},
+		Limits: LimitsView{MaxValueBytes: orZero(l.MaxValueBytes), MaxContextBytes: orZero(l.MaxContextBytes), MaxMessages: orZero(l.MaxMessages)},
 	}
+}
+
+// orZero shows an unset limit as 0, which the view documents as unlimited.
+func orZero(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // humanDuration writes a duration the way people set them: 30m, 8h, 7d.
@@ -127,7 +136,7 @@ func durability(set lifecycle.Settings) string {
 // durabilityDefaults states the durability of sessions under the operator's
 // defaults, for tool descriptions.
 func (s *Server) durabilityDefaults() string {
-	set := lifecycle.Resolve(v1alpha1.McpSessionSpec{}, nil, *s.opts.Defaults)
+	set := lifecycle.Resolve(v1alpha1.McpSessionSpec{}, nil, s.sessions.Defaults())
 	return "Durability by default: " + durability(set) + " A policy or the session itself may set other timings; get_session shows those in force."
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,18 +22,18 @@ import (
 // would be slower still.
 type fileSession struct {
 	path string
-	doc  Document
+	doc  document.Document
 }
 
 func newFileSession(tb testing.TB, dir, id string, messages int) *fileSession {
 	tb.Helper()
-	f := &fileSession{path: filepath.Join(dir, id+".json"), doc: Document{
-		ID: id, CreatedAt: formatTime(time.Now()), State: "active", Project: "bench",
-		Context: map[string]DocContext{}, ConversationHistory: make([]DocMessage, 0, messages),
+	f := &fileSession{path: filepath.Join(dir, id+".json"), doc: document.Document{
+		ID: id, CreatedAt: time.Now().UTC().Format(time.RFC3339Nano), State: "active", Project: "bench",
+		Context: map[string]document.Context{}, ConversationHistory: make([]document.Message, 0, messages),
 	}}
-	ts := formatTime(time.Now())
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
 	for i := 0; i < messages; i++ {
-		f.doc.ConversationHistory = append(f.doc.ConversationHistory, DocMessage{Role: []string{"user", "assistant"}[i%2], Content: payload1K, Timestamp: ts})
+		f.doc.ConversationHistory = append(f.doc.ConversationHistory, document.Message{Role: []string{"user", "assistant"}[i%2], Content: payload1K, Timestamp: ts})
 	}
 	if err := f.save(); err != nil {
 		tb.Fatal(err)
@@ -61,7 +62,7 @@ func (f *fileSession) save() error {
 }
 
 func (f *fileSession) appendMessage(role, content string) error {
-	f.doc.ConversationHistory = append(f.doc.ConversationHistory, DocMessage{Role: role, Content: content, Timestamp: formatTime(time.Now())})
+	f.doc.ConversationHistory = append(f.doc.ConversationHistory, document.Message{Role: role, Content: content, Timestamp: time.Now().UTC().Format(time.RFC3339Nano)})
 	return f.save()
 }
 
@@ -76,7 +77,7 @@ func TestFileBaselineWritesTheDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := ParseDocument(data)
+	doc, err := document.Parse(data)
 	if err != nil || len(doc.ConversationHistory) != 4 || doc.ConversationHistory[3].Content != "one more" {
 		t.Fatalf("baseline file: %v, %+v", err, doc)
 	}

@@ -13,63 +13,25 @@ const (
 	bm25B  = 0.75
 )
 
-// forEachToken calls fn with each token of text, lowercased into a reused
-// buffer, and the byte offset where it starts. A token is a maximal run of
-// letters and digits, so "v2.4.0" gives "v2", "4", "0" and "CacheManager's"
-// gives "cachemanager", "s". fn returns false to stop.
-func forEachToken(text string, buf []byte, fn func(tok []byte, start int) bool) []byte {
-	start := -1
-	buf = buf[:0]
-	for i, r := range text {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			if start < 0 {
-				start = i
-				buf = buf[:0]
-			}
-			buf = utf8.AppendRune(buf, unicode.ToLower(r))
-			continue
-		}
-		if start >= 0 {
-			if !fn(buf, start) {
-				return buf
-			}
-			start = -1
-		}
-	}
-	if start >= 0 {
-		fn(buf, start)
-	}
-	return buf
-}
-
-// tokenize returns the tokens of text (see forEachToken).
-func tokenize(text string) []string {
-	var out []string
-	forEachToken(text, nil, func(tok []byte, _ int) bool {
-		out = append(out, string(tok))
-		return true
-	})
-	return out
-}
-
 // corpus accumulates the statistics BM25 needs for one query over a set of
 // documents: document count, total length, and document frequency of each
 // query term. Only query terms are counted, so memory does not grow with the
 // vocabulary of the sessions searched.
 type corpus struct {
+	an       *analyzer
 	terms    []string
 	index    map[string]int
 	df       []int
 	docs     int
 	totalLen int64
-	buf      []byte
 	scratch  []int32
 }
 
-// newCorpus prepares counting for the distinct tokens of query.
+// newCorpus prepares counting for the distinct terms of query (see
+// analyzer for what a term is).
 func newCorpus(query string) *corpus {
-	c := &corpus{index: map[string]int{}}
-	for _, t := range tokenize(query) {
+	c := &corpus{an: newAnalyzer(), index: map[string]int{}}
+	for _, t := range c.an.terms(query) {
 		if _, ok := c.index[t]; !ok {
 			c.index[t] = len(c.terms)
 			c.terms = append(c.terms, t)
@@ -86,9 +48,9 @@ func newCorpus(query string) *corpus {
 func (c *corpus) add(text string) (tf []int32, length int) {
 	clear(c.scratch)
 	matched := false
-	c.buf = forEachToken(text, c.buf, func(tok []byte, _ int) bool {
+	c.an.forEachTerm(text, func(term string, _ int) bool {
 		length++
-		if i, ok := c.index[string(tok)]; ok {
+		if i, ok := c.index[term]; ok {
 			c.scratch[i]++
 			matched = true
 		}
@@ -141,13 +103,13 @@ func (c *corpus) score(tf []int32, length int) float64 {
 const snippetRunes = 160
 
 // snippet returns about snippetRunes characters of text around the first
-// occurrence of a query term, whitespace collapsed, with "…" where text was
+// word whose term is a query term, whitespace collapsed, with "…" where text was
 // cut. The match sits about a third of the way in, so the reader sees some
 // lead-in.
 func (c *corpus) snippet(text string) string {
 	match := 0
-	c.buf = forEachToken(text, c.buf, func(tok []byte, start int) bool {
-		if _, ok := c.index[string(tok)]; ok {
+	c.an.forEachTerm(text, func(term string, start int) bool {
+		if _, ok := c.index[term]; ok {
 			match = start
 			return false
 		}

@@ -66,7 +66,7 @@ func (s *Store) setContext(ctx context.Context, uid, key string, value json.RawM
 	if err != nil {
 		return ContextEntry{}, err
 	}
-	if err := limits.checkValue(int64(len(v))); err != nil {
+	if err := checkValue(limits, int64(len(v))); err != nil {
 		return ContextEntry{}, err
 	}
 	var out ContextEntry
@@ -89,7 +89,7 @@ func (s *Store) setContext(ctx context.Context, uid, key string, value json.RawM
 			h.ContextItems--
 		}
 		newSize := contextSize(key, v)
-		if err := limits.checkContext(h.ContextBytes, h.ContextBytes-oldSize+newSize); err != nil {
+		if err := checkContext(limits, h.ContextBytes, h.ContextBytes-oldSize+newSize); err != nil {
 			return err
 		}
 		enc, err := encodeJSON(rec)

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"k8s.io/utils/ptr"
 	"reflect"
 	"strings"
 	"testing"
@@ -122,7 +123,7 @@ func TestContextInvalidInput(t *testing.T) {
 func TestContextLimitsRefuseAndChangeNothing(t *testing.T) {
 	st := openTest(t)
 	mustCreate(t, st, "u1")
-	lim := Limits{MaxValueBytes: 1024, MaxContextBytes: 3000}
+	lim := Limits{MaxValueBytes: ptr.To[int64](1024), MaxContextBytes: ptr.To[int64](3000)}
 	big := func(n int) json.RawMessage { return json.RawMessage(`"` + strings.Repeat("x", n-2) + `"`) }
 	if _, err := st.SetContext(bg, "u1", "a", big(1000), lim); err != nil {
 		t.Fatal(err)
@@ -165,7 +166,7 @@ func TestContextLimitsRefuseAndChangeNothing(t *testing.T) {
 		t.Fatalf("stats = %+v", s)
 	}
 	// Shrinking is allowed even when a lowered limit is already exceeded.
-	if _, err := st.SetContext(bg, "u1", "a", big(10), Limits{MaxContextBytes: 100}); err != nil {
+	if _, err := st.SetContext(bg, "u1", "a", big(10), Limits{MaxContextBytes: ptr.To[int64](100)}); err != nil {
 		t.Fatalf("shrinking refused: %v", err)
 	}
 }

@@ -30,6 +30,10 @@ type ListOptions struct {
 	RecentFirst bool
 }
 
+// discoverySize is what a discovery counts against MaxValueBytes: its title
+// and description together.
+func discoverySize(d Discovery) int64 { return int64(len(d.Title) + len(d.Description)) }
+
 func validDiscovery(d *Discovery) error {
 	if d.Title == "" {
 		return invalidf("discovery title is empty")
@@ -57,17 +61,21 @@ func decodeDiscovery(raw []byte) (Discovery, error) {
 }
 
 // AppendDiscovery records a discovery and returns its sequence number
-// (contiguous from 1).
-func (s *Store) AppendDiscovery(ctx context.Context, uid string, d Discovery) (uint64, error) {
-	seq, err := s.appendDiscovery(ctx, uid, d)
+// (contiguous from 1). A title and description together larger than
+// limits.MaxValueBytes return a *LimitError and change nothing.
+func (s *Store) AppendDiscovery(ctx context.Context, uid string, d Discovery, limits Limits) (uint64, error) {
+	seq, err := s.appendDiscovery(ctx, uid, d, limits)
 	if err != nil {
 		return 0, fmt.Errorf("append discovery %s: %w", uid, err)
 	}
 	return seq, nil
 }
 
-func (s *Store) appendDiscovery(ctx context.Context, uid string, d Discovery) (uint64, error) {
+func (s *Store) appendDiscovery(ctx context.Context, uid string, d Discovery, limits Limits) (uint64, error) {
 	if err := validDiscovery(&d); err != nil {
+		return 0, err
+	}
+	if err := checkValue(limits, discoverySize(d)); err != nil {
 		return 0, err
 	}
 	var seq uint64

@@ -15,7 +15,7 @@ func TestDiscoveries(t *testing.T) {
 		{Title: "Analytics data is cached indefinitely", Relevance: 1},
 	}
 	for i, d := range in {
-		seq, err := st.AppendDiscovery(bg, "u1", d)
+		seq, err := st.AppendDiscovery(bg, "u1", d, Limits{})
 		if err != nil || seq != uint64(i+1) {
 			t.Fatalf("append %d: %d, %v", i, seq, err)
 		}
@@ -50,7 +50,7 @@ func TestDiscoveryInvalid(t *testing.T) {
 	mustCreate(t, st, "u1")
 	before := dump(t, st)
 	for _, d := range []Discovery{{}, {Title: "t", Relevance: 1.5}, {Title: "t", Relevance: -1}, {Title: "\xff"}, {Title: "t", Description: "\xfe"}} {
-		_, err := st.AppendDiscovery(bg, "u1", d)
+		_, err := st.AppendDiscovery(bg, "u1", d, Limits{})
 		wantErr(t, err, ErrInvalid)
 	}
 	if !equalDump(before, dump(t, st)) {

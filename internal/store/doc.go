@@ -14,14 +14,18 @@
 // cannot race, but wait for the fsync outside that lock: all writers, of one
 // session or many, share fsyncs through Pebble's group commit.
 //
-// Limits are passed with each write (they come from the effective policy)
-// and a write past one fails with *LimitError before anything is written.
-// Bad input fails with an error wrapping ErrInvalid.
+// The store is the one layer that enforces a session's limits: every write
+// (SetContext, AppendMessage, AppendDiscovery, Import) is checked against
+// the Limits passed with it (resolved by lifecycle.Resolve for the session)
+// and a write past one fails with a *LimitError before anything is written.
+// Bad input fails with an *InvalidError (errors.Is(err, ErrInvalid)); the
+// same rules hold for a record whether it is written alone or imported.
 //
-// Search is BM25 computed at query time over the sessions asked for; see
-// Search for why there is no inverted index.
+// Search is BM25 computed at query time over the sessions asked for, with
+// words matched through their stems (see analyzer); see Search for why
+// there is no inverted index.
 //
 // Export and Import speak the JSON document format of the tutorial the
-// project grew from (see Document), so sessions can be migrated in from and
-// out to file-based tools.
+// project grew from (internal/document), so sessions can be migrated in
+// from and out to file-based tools.
 package store

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
+	"k8s.io/utils/ptr"
 	"os"
 	"reflect"
 	"strings"
@@ -11,13 +13,13 @@ import (
 	"time"
 )
 
-func loadTutorial(t testing.TB) *Document {
+func loadTutorial(t testing.TB) *document.Document {
 	t.Helper()
-	data, err := os.ReadFile("testdata/tutorial-memory-leak.json")
+	data, err := os.ReadFile("../document/testdata/tutorial-memory-leak.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := ParseDocument(data)
+	doc, err := document.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestImportTutorialDocument(t *testing.T) {
 		t.Errorf("state parsed as %q, extra %v", doc.State, doc.Extra["state"])
 	}
 
-	hits, err := st.Search(bg, "webhook retried", []string{"leak"}, 5)
+	hits, err := st.Search(bg, "webhook retried", []string{"leak"}, SearchOptions{Limit: 5})
 	if err != nil || len(hits) == 0 || hits[0].Kind != KindDiscovery || hits[0].Seq != 2 {
 		t.Fatalf("search over the imported session = %+v, %v", hits, err)
 	}
@@ -113,10 +115,10 @@ func TestExportImportReproducesSession(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.AppendDiscovery(bg, "a", Discovery{Title: "t1", Description: "d1", Relevance: 0.3}); err != nil {
+	if _, err := st.AppendDiscovery(bg, "a", Discovery{Title: "t1", Description: "d1", Relevance: 0.3}, Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AppendDiscovery(bg, "a", Discovery{Title: "t2"}); err != nil {
+	if _, err := st.AppendDiscovery(bg, "a", Discovery{Title: "t2"}, Limits{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -134,7 +136,7 @@ func TestExportImportReproducesSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := ParseDocument(data)
+	parsed, err := document.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,18 +247,18 @@ func TestImportInvalidLeavesStoreUnchanged(t *testing.T) {
 		"year zero":          `{"created_at":"0001-01-01T00:30:00+01:00"}`,
 	}
 	for name, in := range bad {
-		doc, err := ParseDocument([]byte(in))
+		doc, err := document.Parse([]byte(in))
 		if err == nil {
 			_, err = st.Import(bg, SessionRef{UID: "new"}, doc, ImportOptions{})
 		}
-		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		if !invalidInput(err) {
+			t.Errorf("%s: err = %v, want ErrInvalid or document.ErrInvalid", name, err)
 		}
 		// Replacing the existing session with a bad document leaves it as it was.
 		if doc != nil {
 			_, err = st.Import(bg, SessionRef{UID: "keep"}, doc, ImportOptions{Replace: true})
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("%s (replace): err = %v, want ErrInvalid", name, err)
+			if !invalidInput(err) {
+				t.Errorf("%s (replace): err = %v, want ErrInvalid or document.ErrInvalid", name, err)
 			}
 		}
 	}
@@ -264,7 +266,7 @@ func TestImportInvalidLeavesStoreUnchanged(t *testing.T) {
 		t.Fatal("invalid imports changed the database")
 	}
 	_, err := st.Import(bg, SessionRef{UID: "new"}, nil, ImportOptions{})
-	wantErr(t, err, ErrInvalid)
+	wantErr(t, err, document.ErrInvalid)
 }
 
 func TestImportLimits(t *testing.T) {
@@ -274,9 +276,9 @@ func TestImportLimits(t *testing.T) {
 		limits Limits
 		name   string
 	}{
-		{Limits{MaxMessages: 6}, "maxMessages"},
-		{Limits{MaxValueBytes: 50}, "maxValueBytes"},
-		{Limits{MaxContextBytes: 100}, "maxContextBytes"},
+		{Limits{MaxMessages: ptr.To[int64](6)}, "maxMessages"},
+		{Limits{MaxValueBytes: ptr.To[int64](50)}, "maxValueBytes"},
+		{Limits{MaxContextBytes: ptr.To[int64](100)}, "maxContextBytes"},
 	}
 	for _, tt := range tests {
 		_, err := st.Import(bg, SessionRef{UID: "u1"}, doc, ImportOptions{Limits: tt.limits})
@@ -288,39 +290,21 @@ func TestImportLimits(t *testing.T) {
 	if keys := allKeys(t, st); len(keys) != 0 {
 		t.Fatalf("refused imports wrote %q", keys)
 	}
-	if _, err := st.Import(bg, SessionRef{UID: "u1"}, doc, ImportOptions{Limits: Limits{MaxMessages: 7}}); err != nil {
+	if _, err := st.Import(bg, SessionRef{UID: "u1"}, doc, ImportOptions{Limits: Limits{MaxMessages: ptr.To[int64](7)}}); err != nil {
 		t.Fatalf("import at the limit: %v", err)
 	}
 }
 
-func TestDocumentLenientForms(t *testing.T) {
-	in := `{
-	  "id": "s", "created_at": "2025-09-02 10:00:00",
-	  "context": {"bare": {"nested": "object without value"}, "n": null, "w": {"value": null, "added_at": "2025-09-02T11:00:00Z", "type": 5}},
-	  "discoveries": {
-	    "Zeta first": {"discovery": {"description": "from a dict", "relevance": 0.9}, "timestamp": "2025-09-02T12:00:00", "relevance": 0.9},
-	    "Alpha second": {"discovery": "plain text", "relevance": "critical"},
-	    "Third": {"discovery": {"other": 1}}
-	  },
-	  "conversation_history": null
-	}`
-	doc, err := ParseDocument([]byte(in))
+// The lenient forms a document may take (see internal/document) import
+// as their plain equivalents.
+func TestImportLenientForms(t *testing.T) {
+	in, err := os.ReadFile("../document/testdata/lenient.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(doc.Context["bare"].Value) != `{"nested": "object without value"}` || doc.Context["bare"].AddedAt != "" {
-		t.Fatalf("bare object context = %+v", doc.Context["bare"])
-	}
-	if string(doc.Context["n"].Value) != "null" || string(doc.Context["w"].Value) != "null" || doc.Context["w"].AddedAt == "" {
-		t.Fatalf("null contexts = %+v, %+v", doc.Context["n"], doc.Context["w"])
-	}
-	wantDisc := DocDiscoveries{
-		{Title: "Zeta first", Description: "from a dict", Relevance: json.RawMessage("0.9"), Timestamp: "2025-09-02T12:00:00"},
-		{Title: "Alpha second", Description: "plain text", Relevance: json.RawMessage(`"critical"`)},
-		{Title: "Third", Description: `{"other":1}`},
-	}
-	if !reflect.DeepEqual(doc.Discoveries, wantDisc) {
-		t.Fatalf("map-form discoveries = %+v", doc.Discoveries)
+	doc, err := document.Parse(in)
+	if err != nil {
+		t.Fatal(err)
 	}
 	st := openTest(t)
 	if _, err := st.Import(bg, SessionRef{UID: "u1"}, doc, ImportOptions{}); err != nil {
@@ -333,21 +317,7 @@ func TestDocumentLenientForms(t *testing.T) {
 	if w, _ := st.GetContext(bg, "u1", "w"); w.Type != "NoneType" {
 		t.Fatalf("type not derived from the value: %+v", w)
 	}
-}
-
-func TestDocumentMarshal(t *testing.T) {
-	d := Document{ID: "x", CreatedAt: "2025-09-02T10:00:00+00:00", Extra: map[string]json.RawMessage{
-		"zeta": json.RawMessage(`1`), "alpha": json.RawMessage(`{"a":[true]}`), "id": json.RawMessage(`"shadow"`),
-	}}
-	got, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"id":"x","created_at":"2025-09-02T10:00:00+00:00","project":"","context":{},"discoveries":[],"conversation_history":[],"alpha":{"a":[true]},"zeta":1}`
-	if string(got) != want {
-		t.Fatalf("got  %s\nwant %s", got, want)
-	}
-	if _, err := json.Marshal(Document{Extra: map[string]json.RawMessage{"bad": json.RawMessage(`{`)}}); err == nil {
-		t.Fatal("invalid extra JSON marshalled")
+	if b, _ := st.GetContext(bg, "u1", "bare"); string(b.Value) != `{"nested":"object without value"}` || b.Type != "dict" {
+		t.Fatalf("bare object context = %+v", b)
 	}
 }

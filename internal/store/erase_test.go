@@ -18,7 +18,7 @@ func TestEraseLeavesNoKeys(t *testing.T) {
 		if _, err := st.SetContext(bg, uid, "k", json.RawMessage(`{"a":1}`), Limits{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.AppendDiscovery(bg, uid, Discovery{Title: "d"}); err != nil {
+		if _, err := st.AppendDiscovery(bg, uid, Discovery{Title: "d"}, Limits{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,25 +5,37 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 )
 
-// exportDoc builds the document from one consistent snapshot.
-func exportDoc(ctx context.Context, r pebble.Reader, uid string) (*Document, error) {
+// Export returns the session as a tutorial-format document, read from one
+// consistent snapshot. Its state is left empty: the store does not own
+// lifecycle, the caller (which can read the McpSession) fills it.
+func (s *Store) Export(ctx context.Context, uid string) (*document.Document, error) {
+	var recs *document.Records
+	err := s.read(ctx, uid, func(snap *pebble.Snapshot) error {
+		var err error
+		recs, err = exportRecords(ctx, snap, uid)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export session %s: %w", uid, err)
+	}
+	return document.Export(*recs), nil
+}
+
+// exportRecords reads every record of a session in key order.
+func exportRecords(ctx context.Context, r pebble.Reader, uid string) (*document.Records, error) {
 	h, err := readHeader(r, uid)
 	if err != nil {
 		return nil, err
 	}
-	doc := &Document{
-		ID: h.Name, CreatedAt: formatTime(h.Created), Project: h.Project,
-		Context:             map[string]DocContext{},
-		Discoveries:         DocDiscoveries{},
-		ConversationHistory: []DocMessage{},
-	}
-	if doc.ID == "" {
-		doc.ID = h.UID
+	recs := &document.Records{ID: h.Name, Created: h.Created, Project: h.Project}
+	if recs.ID == "" {
+		recs.ID = h.UID
 	}
 	p := sessionPrefix(uid)
 	cp, mp, dp, xk := ctxPrefix(uid), msgPrefix(uid), discPrefix(uid), extraKey(uid)
@@ -34,30 +46,27 @@ func exportDoc(ctx context.Context, r pebble.Reader, uid string) (*Document, err
 			if err != nil {
 				return err
 			}
-			doc.Context[string(k[len(cp):])] = DocContext{
-				Value: rec.Value, AddedAt: formatTime(rec.AddedAt),
-				UpdatedAt: formatTime(rec.UpdatedAt), Type: rec.Type,
-			}
+			recs.Context = append(recs.Context, document.ContextRecord{
+				Key: string(k[len(cp):]), Value: rec.Value, AddedAt: rec.AddedAt, UpdatedAt: rec.UpdatedAt, Type: rec.Type,
+			})
 		case bytes.HasPrefix(k, mp):
 			m, err := decodeMessage(v)
 			if err != nil {
 				return err
 			}
-			doc.ConversationHistory = append(doc.ConversationHistory, DocMessage{
-				Role: m.Role, Content: m.Content, Timestamp: formatTime(m.Timestamp), Metadata: m.Metadata,
+			recs.Messages = append(recs.Messages, document.MessageRecord{
+				Role: m.Role, Content: m.Content, Timestamp: m.Timestamp, Metadata: m.Metadata,
 			})
 		case bytes.HasPrefix(k, dp):
 			d, err := decodeDiscovery(v)
 			if err != nil {
 				return err
 			}
-			doc.Discoveries = append(doc.Discoveries, DocDiscovery{
-				Title: d.Title, Description: d.Description,
-				Relevance: json.RawMessage(strconv.FormatFloat(d.Relevance, 'g', -1, 64)),
-				Timestamp: formatTime(d.Timestamp),
+			recs.Discoveries = append(recs.Discoveries, document.DiscoveryRecord{
+				Title: d.Title, Description: d.Description, Relevance: d.Relevance, Timestamp: d.Timestamp,
 			})
 		case bytes.Equal(k, xk):
-			if err := json.Unmarshal(v, &doc.Extra); err != nil {
+			if err := json.Unmarshal(v, &recs.Extra); err != nil {
 				return fmt.Errorf("decode extra fields: %w", err)
 			}
 		}
@@ -66,26 +75,5 @@ func exportDoc(ctx context.Context, r pebble.Reader, uid string) (*Document, err
 	if err != nil {
 		return nil, err
 	}
-	return doc, nil
-}
-
-// Export returns the session as a tutorial-format document, read from one
-// consistent snapshot. State is left empty (see Document.State).
-func (s *Store) Export(ctx context.Context, uid string) (*Document, error) {
-	doc, err := s.export(ctx, uid)
-	if err != nil {
-		return nil, fmt.Errorf("export session %s: %w", uid, err)
-	}
-	return doc, nil
-}
-
-func (s *Store) export(ctx context.Context, uid string) (*Document, error) {
-	done, err := s.enter(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-	return exportDoc(ctx, snap, uid)
+	return recs, nil
 }

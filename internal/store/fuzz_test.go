@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
+	"k8s.io/utils/ptr"
 	"os"
 	"reflect"
 	"sync/atomic"
@@ -16,7 +18,7 @@ import (
 // exactly as it was; an accepted one exports, re-imports under another UID
 // and exports again to the identical document, and erases without a trace.
 func FuzzImportDocument(f *testing.F) {
-	tutorial, err := os.ReadFile("testdata/tutorial-memory-leak.json")
+	tutorial, err := os.ReadFile("../document/testdata/tutorial-memory-leak.json")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -48,17 +50,17 @@ func FuzzImportDocument(f *testing.F) {
 		before := dump(t, st)
 		uid := fmt.Sprintf("f%d", n.Add(1))
 		ref := SessionRef{UID: uid, Namespace: "ns", Name: "fuzzed"}
-		doc, err := ParseDocument(data)
+		doc, err := document.Parse(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("parse error does not wrap ErrInvalid: %v", err)
+			if !errors.Is(err, document.ErrInvalid) {
+				t.Fatalf("parse error does not wrap document.ErrInvalid: %v", err)
 			}
 			return
 		}
 		h, err := st.Import(bg, ref, doc, ImportOptions{})
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("import error does not wrap ErrInvalid: %v", err)
+			if !invalidInput(err) {
+				t.Fatalf("import error wraps neither ErrInvalid nor document.ErrInvalid: %v", err)
 			}
 			if !equalDump(before, dump(t, st)) {
 				t.Fatalf("refused import changed the database: %v", err)
@@ -76,7 +78,7 @@ func FuzzImportDocument(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reparsed, err := ParseDocument(data2)
+		reparsed, err := document.Parse(data2)
 		if err != nil {
 			t.Fatalf("exported document does not parse: %v\n%s", err, data2)
 		}
@@ -103,9 +105,9 @@ func FuzzImportDocument(f *testing.F) {
 	})
 }
 
-func mustParse(t testing.TB, data []byte) *Document {
+func mustParse(t testing.TB, data []byte) *document.Document {
 	t.Helper()
-	d, err := ParseDocument(data)
+	d, err := document.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +137,7 @@ func FuzzSetContext(f *testing.F) {
 	}
 	f.Cleanup(func() { _ = st.Close() })
 	mustCreate(f, st, "f")
-	lim := Limits{MaxValueBytes: 4096}
+	lim := Limits{MaxValueBytes: ptr.To[int64](4096)}
 	f.Fuzz(func(t *testing.T, key string, value []byte) {
 		before := dump(t, st)
 		stats, _ := st.Stats(bg, "f")
@@ -159,7 +161,7 @@ func FuzzSetContext(f *testing.F) {
 		if err != nil || !bytes.Equal(got.Value, want.Bytes()) || !bytes.Equal(e.Value, want.Bytes()) {
 			t.Fatalf("read back %q (%v), want %q", got.Value, err, want.Bytes())
 		}
-		if _, err := st.Search(bg, key, []string{"f"}, 5); err != nil && !errors.Is(err, ErrInvalid) {
+		if _, err := st.Search(bg, key, []string{"f"}, SearchOptions{Limit: 5}); err != nil && !errors.Is(err, ErrInvalid) {
 			t.Fatalf("search: %v", err)
 		}
 		if err := st.DeleteContext(bg, "f", key); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"log"
 	"sync"
 	"testing"
@@ -117,6 +118,12 @@ func wantErr(t testing.TB, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("error = %v, want %v", err, target)
 	}
+}
+
+// invalidInput reports whether err refuses bad input: the store's own rules
+// (ErrInvalid) or the document format's (document.ErrInvalid).
+func invalidInput(err error) bool {
+	return errors.Is(err, ErrInvalid) || errors.Is(err, document.ErrInvalid)
 }
 
 func mustJSON(t testing.TB, v any) []byte {

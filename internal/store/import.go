@@ -1,15 +1,12 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 )
 
 // ImportOptions control Import.
@@ -17,7 +14,9 @@ type ImportOptions struct {
 	// Replace lets Import overwrite an existing session (all of its data is
 	// replaced in the same batch). Without it an existing UID is ErrExists.
 	Replace bool
-	// Limits are checked against the imported session as a whole.
+	// Limits are checked as on every other write: each value against
+	// MaxValueBytes, the whole context against MaxContextBytes, the history
+	// against MaxMessages.
 	Limits Limits
 }
 
@@ -25,11 +24,12 @@ type ImportOptions struct {
 type kv struct{ key, value []byte }
 
 // Import writes doc as session ref in one synced batch: either the whole
-// document is stored or, on any error, nothing changes. Sequence numbers
-// are assigned 1..n in document order; missing timestamps default to the
-// document's created_at (or now when that is missing too). ref.Project, when
-// empty, is taken from the document.
-func (s *Store) Import(ctx context.Context, ref SessionRef, doc *Document, opts ImportOptions) (Header, error) {
+// document is stored or, on any error, nothing changes. The document's
+// format is checked by document.Plan; every record then obeys the rules
+// and limits of a single write (an *InvalidError or *LimitError names the
+// record). Sequence numbers are assigned 1..n in document order.
+// ref.Project, when empty, is taken from the document.
+func (s *Store) Import(ctx context.Context, ref SessionRef, doc *document.Document, opts ImportOptions) (Header, error) {
 	h, err := s.importDoc(ctx, ref, doc, opts)
 	if err != nil {
 		return Header{}, fmt.Errorf("import session %s: %w", ref.UID, err)
@@ -37,11 +37,13 @@ func (s *Store) Import(ctx context.Context, ref SessionRef, doc *Document, opts 
 	return h, nil
 }
 
-func (s *Store) importDoc(ctx context.Context, ref SessionRef, doc *Document, opts ImportOptions) (Header, error) {
-	if doc == nil {
-		return Header{}, invalidf("document is nil")
+func (s *Store) importDoc(ctx context.Context, ref SessionRef, doc *document.Document, opts ImportOptions) (Header, error) {
+	now := s.now()
+	recs, err := document.Plan(doc, now)
+	if err != nil {
+		return Header{}, err
 	}
-	h, recs, err := planImport(ref, doc, s.now(), opts.Limits)
+	h, kvs, err := planImport(ref, recs, now, opts.Limits)
 	if err != nil {
 		return Header{}, err
 	}
@@ -51,7 +53,7 @@ func (s *Store) importDoc(ctx context.Context, ref SessionRef, doc *Document, op
 	}
 	defer done()
 	size := 0
-	for _, r := range recs {
+	for _, r := range kvs {
 		size += len(r.key) + len(r.value) + 16
 	}
 	b := s.db.NewBatchWithSize(size + 1024)
@@ -70,7 +72,7 @@ func (s *Store) importDoc(ctx context.Context, ref SessionRef, doc *Document, op
 		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 			return nil, err
 		}
-		for _, r := range recs {
+		for _, r := range kvs {
 			if err := b.Set(r.key, r.value, nil); err != nil {
 				return nil, err
 			}
@@ -83,159 +85,114 @@ func (s *Store) importDoc(ctx context.Context, ref SessionRef, doc *Document, op
 	return *h, nil
 }
 
-// planImport validates doc and turns it into records and a header without
-// touching the store, so an invalid document cannot leave anything behind.
-func planImport(ref SessionRef, doc *Document, now time.Time, limits Limits) (*Header, []kv, error) {
+// CheckImport reports whether Import would accept doc under limits: the
+// document's format, the rules every record obeys and the limits, checked
+// as Import checks them, without writing anything. A caller that creates
+// something else first (import_session creates the McpSession) checks
+// before, so a refused document creates nothing at all.
+func (s *Store) CheckImport(doc *document.Document, limits Limits) error {
+	now := s.now()
+	recs, err := document.Plan(doc, now)
+	if err != nil {
+		return err
+	}
+	_, _, err = planImport(SessionRef{UID: "check"}, recs, now, limits)
+	return err
+}
+
+// planImport checks a document's records against the rules and limits of
+// single writes and turns them into keys and values and a header, without
+// touching the store, so a refused document cannot leave anything behind.
+func planImport(ref SessionRef, recs *document.Records, now time.Time, limits Limits) (*Header, []kv, error) {
 	if ref.Project == "" {
-		ref.Project = doc.Project
+		ref.Project = recs.Project
 	}
 	if err := validRef(ref); err != nil {
 		return nil, nil, err
 	}
-	created := now
-	if doc.CreatedAt != "" {
-		t, err := parseTime(doc.CreatedAt)
-		if err != nil {
-			return nil, nil, fmt.Errorf("created_at: %w", err)
-		}
-		created = t
-	}
-	h := newHeader(ref, created)
+	h := newHeader(ref, recs.Created)
 	h.LastActivity = now
-	var recs []kv
+	var out []kv
 	add := func(k []byte, v any) error {
 		enc, err := encodeJSON(v)
 		if err != nil {
 			return invalidf("cannot encode: %v", err)
 		}
-		recs = append(recs, kv{k, enc})
+		out = append(out, kv{k, enc})
 		h.StoredBytes += int64(len(k) + len(enc))
 		return nil
 	}
-	ts := func(s string, def time.Time) (time.Time, error) {
-		if s == "" {
-			return def, nil
-		}
-		return parseTime(s)
-	}
 
-	keys := make([]string, 0, len(doc.Context))
-	for k := range doc.Context {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
-		c := doc.Context[key]
-		rec, err := planContext(key, c, created, limits, ts)
-		if err != nil {
-			return nil, nil, fmt.Errorf("context[%q]: %w", key, err)
+	for _, c := range recs.Context {
+		rec, err := importContext(c, limits)
+		if err == nil {
+			err = add(ctxKey(ref.UID, c.Key), rec)
 		}
-		if err := add(ctxKey(ref.UID, key), rec); err != nil {
-			return nil, nil, fmt.Errorf("context[%q]: %w", key, err)
+		if err != nil {
+			return nil, nil, atPath(document.ContextPath(c.Key), err)
 		}
 		h.ContextItems++
-		h.ContextBytes += contextSize(key, rec.Value)
+		h.ContextBytes += contextSize(c.Key, rec.Value)
 	}
-	if err := limits.checkContext(0, h.ContextBytes); err != nil {
+	if err := checkContext(limits, 0, h.ContextBytes); err != nil {
 		return nil, nil, err
 	}
 
-	if err := limits.checkMessages(int64(len(doc.ConversationHistory))); err != nil {
+	if err := checkMessages(limits, int64(len(recs.Messages))); err != nil {
 		return nil, nil, err
 	}
-	for i, dm := range doc.ConversationHistory {
-		m := Message{Seq: uint64(i + 1), Role: dm.Role, Content: dm.Content, Metadata: dm.Metadata}
-		if len(m.Metadata) == 0 {
-			m.Metadata = nil
-		}
+	for i, dm := range recs.Messages {
+		m := Message{Seq: uint64(i + 1), Role: dm.Role, Content: dm.Content, Timestamp: dm.Timestamp, Metadata: dm.Metadata}
 		err := validMessage(&m)
 		if err == nil {
-			m.Timestamp, err = ts(dm.Timestamp, created)
+			err = checkValue(limits, messageSize(m))
 		}
 		if err == nil {
 			err = add(msgKey(ref.UID, m.Seq), &m)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("conversation_history[%d]: %w", i, err)
+			return nil, nil, atPath(document.MessagePath(i), err)
 		}
 		h.Messages++
 	}
 	h.NextMsgSeq = uint64(h.Messages) + 1
 
-	for i, dd := range doc.Discoveries {
-		d := Discovery{Seq: uint64(i + 1), Title: dd.Title, Description: dd.Description}
-		r, err := parseRelevance(dd.Relevance)
+	for i, dd := range recs.Discoveries {
+		d := Discovery{Seq: uint64(i + 1), Title: dd.Title, Description: dd.Description, Relevance: dd.Relevance, Timestamp: dd.Timestamp}
+		err := validDiscovery(&d)
 		if err == nil {
-			d.Relevance = r
-			err = validDiscovery(&d)
-		}
-		if err == nil {
-			d.Timestamp, err = ts(dd.Timestamp, created)
+			err = checkValue(limits, discoverySize(d))
 		}
 		if err == nil {
 			err = add(discKey(ref.UID, d.Seq), &d)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("discoveries[%d]: %w", i, err)
+			return nil, nil, atPath(document.DiscoveryPath(i), err)
 		}
 		h.Discoveries++
 	}
 	h.NextDiscSeq = uint64(h.Discoveries) + 1
 
-	extra := map[string]json.RawMessage{}
-	for k, v := range doc.Extra {
-		if !knownFields[k] {
-			extra[k] = v
-		}
-	}
-	if len(extra) > 0 {
-		if err := add(extraKey(ref.UID), extra); err != nil {
+	if len(recs.Extra) > 0 {
+		if err := add(extraKey(ref.UID), recs.Extra); err != nil {
 			return nil, nil, fmt.Errorf("extra fields: %w", err)
 		}
 	}
-	return h, recs, nil
+	return h, out, nil
 }
 
-func planContext(key string, c DocContext, created time.Time, limits Limits, ts func(string, time.Time) (time.Time, error)) (contextRecord, error) {
-	if err := validKey(key); err != nil {
+// importContext checks one imported context entry as SetContext checks a
+// value: a valid key, valid JSON stored compact, within MaxValueBytes.
+func importContext(c document.ContextRecord, limits Limits) (contextRecord, error) {
+	if err := validKey(c.Key); err != nil {
 		return contextRecord{}, err
 	}
 	v, err := compactJSON(c.Value)
 	if err != nil {
 		return contextRecord{}, err
 	}
-	if err := limits.checkValue(int64(len(v))); err != nil {
+	if err := checkValue(limits, int64(len(v))); err != nil {
 		return contextRecord{}, err
 	}
-	added, err := ts(c.AddedAt, created)
-	if err != nil {
-		return contextRecord{}, fmt.Errorf("added_at: %w", err)
-	}
-	updated, err := ts(c.UpdatedAt, added)
-	if err != nil {
-		return contextRecord{}, fmt.Errorf("updated_at: %w", err)
-	}
-	return contextRecord{Value: v, AddedAt: added, UpdatedAt: updated, Type: pythonType(v)}, nil
-}
-
-// parseRelevance reads a document's relevance: absent or null is the
-// default, a number is on the tutorial's (0, 1] scale, and the words low,
-// medium, high and critical map onto it.
-func parseRelevance(raw json.RawMessage) (float64, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return DefaultRelevance, nil
-	}
-	var word string
-	if json.Unmarshal(raw, &word) == nil {
-		if r, ok := relevanceLabels[strings.ToLower(word)]; ok {
-			return r, nil
-		}
-		return 0, invalidf("relevance %q is not a number in (0, 1] or one of low, medium, high, critical", word)
-	}
-	r, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil {
-		return 0, invalidf("relevance %s is not a number in (0, 1] or one of low, medium, high, critical", raw)
-	}
-	return normalizeRelevance(r)
+	return contextRecord{Value: v, AddedAt: c.AddedAt, UpdatedAt: c.UpdatedAt, Type: pythonType(v)}, nil
 }

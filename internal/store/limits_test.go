@@ -3,25 +3,27 @@ package store
 import (
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/utils/ptr"
 	"testing"
 )
 
 func TestLimitChecks(t *testing.T) {
-	l := Limits{MaxValueBytes: 1024, MaxContextBytes: 4096, MaxMessages: 1000}
+	l := Limits{MaxValueBytes: ptr.To[int64](1024), MaxContextBytes: ptr.To[int64](4096), MaxMessages: ptr.To[int64](1000)}
 	tests := []struct {
 		name string
 		err  error
 		want *LimitError
 	}{
-		{"value under", l.checkValue(1000), nil},
-		{"value at", l.checkValue(1024), nil},
-		{"value over", l.checkValue(2048), &LimitError{Limit: "maxValueBytes", Max: 1024, Actual: 2048, Over: 1024}},
-		{"context grows within", l.checkContext(100, 4096), nil},
-		{"context grows over", l.checkContext(4000, 5000), &LimitError{Limit: "maxContextBytes", Max: 4096, Actual: 5000, Over: 904}},
-		{"context shrinks while over", l.checkContext(6000, 5000), nil},
-		{"messages at", l.checkMessages(1000), nil},
-		{"messages over", l.checkMessages(1001), &LimitError{Limit: "maxMessages", Max: 1000, Actual: 1001, Over: 1}},
-		{"unlimited", Limits{}.checkValue(1 << 40), nil},
+		{"value under", checkValue(l, 1000), nil},
+		{"value at", checkValue(l, 1024), nil},
+		{"value over", checkValue(l, 2048), &LimitError{Limit: "maxValueBytes", Max: 1024, Actual: 2048, Over: 1024}},
+		{"context grows within", checkContext(l, 100, 4096), nil},
+		{"context grows over", checkContext(l, 4000, 5000), &LimitError{Limit: "maxContextBytes", Max: 4096, Actual: 5000, Over: 904}},
+		{"context shrinks while over", checkContext(l, 6000, 5000), nil},
+		{"messages at", checkMessages(l, 1000), nil},
+		{"messages over", checkMessages(l, 1001), &LimitError{Limit: "maxMessages", Max: 1000, Actual: 1001, Over: 1}},
+		{"unlimited", checkValue(Limits{}, 1<<40), nil},
 	}
 	for _, tt := range tests {
 		var le *LimitError
@@ -30,8 +32,10 @@ func TestLimitChecks(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", tt.name, tt.err, tt.want)
 			continue
 		}
-		if tt.want != nil && *le != *tt.want {
-			t.Errorf("%s: got %+v, want %+v", tt.name, *le, *tt.want)
+		if tt.want != nil {
+			if diff := cmp.Diff(tt.want, le); diff != "" {
+				t.Errorf("%s: LimitError (-want +got):\n%s", tt.name, diff)
+			}
 		}
 	}
 }

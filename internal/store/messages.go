@@ -35,6 +35,9 @@ func decodeMessage(raw []byte) (Message, error) {
 	return m, nil
 }
 
+// messageSize is what a message counts against MaxValueBytes: its content.
+func messageSize(m Message) int64 { return int64(len(m.Content)) }
+
 func validMessage(m *Message) error {
 	if err := validRole(m.Role); err != nil {
 		return err
@@ -44,8 +47,9 @@ func validMessage(m *Message) error {
 
 // AppendMessage adds a message at the end of the history and returns its
 // sequence number. Sequence numbers start at 1 and are contiguous. The
-// message's Seq and Timestamp are ignored and assigned here; a write past
-// limits.MaxMessages, or content larger than limits.MaxValueBytes, returns a *LimitError and changes nothing.
+// message's Seq and Timestamp are ignored and assigned here. A write past
+// limits.MaxMessages, or content larger than limits.MaxValueBytes, returns
+// a *LimitError and changes nothing.
 func (s *Store) AppendMessage(ctx context.Context, uid string, m Message, limits Limits) (uint64, error) {
 	seq, err := s.appendMessage(ctx, uid, m, limits)
 	if err != nil {
@@ -60,12 +64,12 @@ func (s *Store) appendMessage(ctx context.Context, uid string, m Message, limits
 	}
 	// One message is one value: the same bound as a context value keeps a
 	// single pasted log from growing a session past what a policy intends.
-	if err := limits.checkValue(int64(len(m.Content))); err != nil {
+	if err := checkValue(limits, messageSize(m)); err != nil {
 		return 0, err
 	}
 	var seq uint64
 	err := s.mutate(ctx, uid, func(h *Header, b *pebble.Batch, now time.Time) error {
-		if err := limits.checkMessages(h.Messages + 1); err != nil {
+		if err := checkMessages(limits, h.Messages+1); err != nil {
 			return err
 		}
 		m.Seq, m.Timestamp = h.NextMsgSeq, now

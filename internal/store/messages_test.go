@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"k8s.io/utils/ptr"
 	"reflect"
 	"sort"
 	"strings"
@@ -117,7 +118,7 @@ func TestAppendMessageInvalid(t *testing.T) {
 func TestMaxMessagesRefusesAndChangesNothing(t *testing.T) {
 	st := openTest(t)
 	mustCreate(t, st, "u1")
-	lim := Limits{MaxMessages: 3}
+	lim := Limits{MaxMessages: ptr.To[int64](3)}
 	for i := 0; i < 3; i++ {
 		if _, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: "m"}, lim); err != nil {
 			t.Fatal(err)
@@ -136,7 +137,7 @@ func TestMaxMessagesRefusesAndChangesNothing(t *testing.T) {
 		t.Fatal("refused append changed the database")
 	}
 	// Raising the limit continues the sequence without a gap.
-	seq, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: "m"}, Limits{MaxMessages: 4})
+	seq, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: "m"}, Limits{MaxMessages: ptr.To[int64](4)})
 	if err != nil || seq != 4 {
 		t.Fatalf("seq %d, %v; want 4", seq, err)
 	}
@@ -210,7 +211,7 @@ func TestMessageContentBoundByMaxValueBytes(t *testing.T) {
 	st := openTest(t)
 	mustCreate(t, st, "u1")
 	before := dump(t, st)
-	_, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: strings.Repeat("x", 11)}, Limits{MaxValueBytes: 10})
+	_, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: strings.Repeat("x", 11)}, Limits{MaxValueBytes: ptr.To[int64](10)})
 	var le *LimitError
 	if !errors.As(err, &le) || le.Limit != LimitMaxValueBytes || le.Over != 1 {
 		t.Fatalf("err = %v, want maxValueBytes exceeded by 1", err)
@@ -218,7 +219,7 @@ func TestMessageContentBoundByMaxValueBytes(t *testing.T) {
 	if !equalDump(before, dump(t, st)) {
 		t.Fatal("refused append changed the database")
 	}
-	if _, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: strings.Repeat("x", 10)}, Limits{MaxValueBytes: 10}); err != nil {
+	if _, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: strings.Repeat("x", 10)}, Limits{MaxValueBytes: ptr.To[int64](10)}); err != nil {
 		t.Fatalf("content at the limit must be accepted: %v", err)
 	}
 }

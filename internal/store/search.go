@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,9 +45,20 @@ type candidate struct {
 	length int
 }
 
+// SearchOptions narrow a search.
+type SearchOptions struct {
+	// Limit is the most hits returned; DefaultSearchLimit when <= 0.
+	Limit int
+	// Kinds, when not empty, searches only records of these kinds: the
+	// others are not read, and the statistics BM25 ranks by are those of
+	// the records searched.
+	Kinds []Kind
+}
+
 // Search ranks the context entries (key and the text of the JSON value),
 // discoveries (title and description) and messages (content) of the given
-// sessions against query with BM25, and returns the best limit hits.
+// sessions against query with BM25, and returns the best hits. Words match
+// their inflected forms (see analyzer).
 //
 // The statistics are computed at query time by scanning the sessions' keys
 // rather than kept in an inverted index. Sessions are small enough (a long
@@ -60,17 +72,23 @@ type candidate struct {
 // uids must name at least one session, so a caller can never search every
 // tenant by passing nothing; unknown uids contribute no documents (a session
 // may be erased between listing and searching).
-func (s *Store) Search(ctx context.Context, query string, uids []string, limit int) ([]Hit, error) {
-	hits, err := s.search(ctx, query, uids, limit)
+func (s *Store) Search(ctx context.Context, query string, uids []string, opts SearchOptions) ([]Hit, error) {
+	hits, err := s.search(ctx, query, uids, opts)
 	if err != nil {
 		return nil, fmt.Errorf("search %q: %w", query, err)
 	}
 	return hits, nil
 }
 
-func (s *Store) search(ctx context.Context, query string, uids []string, limit int) ([]Hit, error) {
+func (s *Store) search(ctx context.Context, query string, uids []string, opts SearchOptions) ([]Hit, error) {
+	limit := opts.Limit
 	if limit <= 0 {
 		limit = DefaultSearchLimit
+	}
+	for _, k := range opts.Kinds {
+		if k != KindContext && k != KindMessage && k != KindDiscovery {
+			return nil, invalidf("unknown kind %q: search context, message or discovery records", k)
+		}
 	}
 	c := newCorpus(query)
 	if len(c.terms) == 0 {
@@ -101,7 +119,7 @@ func (s *Store) search(ctx context.Context, query string, uids []string, limit i
 	}
 	sort.Strings(ordered)
 	for _, uid := range ordered {
-		if err := scanSession(ctx, snap, uid, func(h Hit, k []byte, text string) {
+		if err := scanSession(ctx, snap, uid, opts.Kinds, func(h Hit, k []byte, text string) {
 			tf, n := c.add(text)
 			if tf != nil {
 				cands = append(cands, candidate{Hit: h, dbKey: append([]byte(nil), k...), tf: tf, length: n})
@@ -151,24 +169,33 @@ func (a *candidate) before(b *candidate) bool {
 	return a.Seq < b.Seq
 }
 
-// scanSession calls fn with every searchable record of a session and its
-// text.
-func scanSession(ctx context.Context, r pebble.Reader, uid string, fn func(h Hit, k []byte, text string)) error {
-	p := sessionPrefix(uid)
-	cp, mp, dp := ctxPrefix(uid), msgPrefix(uid), discPrefix(uid)
-	return scan(ctx, r, p, prefixEnd(p), false, func(k, v []byte) error {
+// scanSession calls fn with every searchable record of a session of the
+// given kinds (all when none) and its text. Each kind is its own key range,
+// so a search of one kind reads only that range.
+func scanSession(ctx context.Context, r pebble.Reader, uid string, kinds []Kind, fn func(h Hit, k []byte, text string)) error {
+	prefixes := map[Kind][]byte{KindContext: ctxPrefix(uid), KindDiscovery: discPrefix(uid), KindMessage: msgPrefix(uid)}
+	ranges := [][]byte{sessionPrefix(uid)}
+	if len(kinds) > 0 {
+		ranges = ranges[:0]
+		for _, k := range []Kind{KindContext, KindDiscovery, KindMessage} { // key order
+			if slices.Contains(kinds, k) {
+				ranges = append(ranges, prefixes[k])
+			}
+		}
+	}
+	record := func(k, v []byte) error {
 		h := Hit{UID: uid}
 		switch {
-		case bytes.HasPrefix(k, cp):
-			h.Kind, h.Key = KindContext, string(k[len(cp):])
-		case bytes.HasPrefix(k, mp):
-			seq, err := parseSeq(k, mp)
+		case bytes.HasPrefix(k, prefixes[KindContext]):
+			h.Kind, h.Key = KindContext, string(k[len(prefixes[KindContext]):])
+		case bytes.HasPrefix(k, prefixes[KindMessage]):
+			seq, err := parseSeq(k, prefixes[KindMessage])
 			if err != nil {
 				return err
 			}
 			h.Kind, h.Seq = KindMessage, seq
-		case bytes.HasPrefix(k, dp):
-			seq, err := parseSeq(k, dp)
+		case bytes.HasPrefix(k, prefixes[KindDiscovery]):
+			seq, err := parseSeq(k, prefixes[KindDiscovery])
 			if err != nil {
 				return err
 			}
@@ -182,7 +209,13 @@ func scanSession(ctx context.Context, r pebble.Reader, uid string, fn func(h Hit
 		}
 		fn(h, k, text)
 		return nil
-	})
+	}
+	for _, p := range ranges {
+		if err := scan(ctx, r, p, prefixEnd(p), false, record); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // docText is the searchable text of a stored record.

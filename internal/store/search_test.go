@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,7 @@ func seedSearch(t *testing.T, st *Store) {
 		}
 	}
 	disc := func(uid, title, desc string) {
-		if _, err := st.AppendDiscovery(bg, uid, Discovery{Title: title, Description: desc}); err != nil {
+		if _, err := st.AppendDiscovery(bg, uid, Discovery{Title: title, Description: desc}, Limits{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,7 +42,7 @@ func seedSearch(t *testing.T, st *Store) {
 func TestSearchRanksAcrossKinds(t *testing.T) {
 	st := openTest(t)
 	seedSearch(t, st)
-	hits, err := st.Search(bg, "cache eviction", []string{"leak"}, 10)
+	hits, err := st.Search(bg, "cache eviction", []string{"leak"}, SearchOptions{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,47 +72,107 @@ func TestSearchRanksAcrossKinds(t *testing.T) {
 	if !kinds[KindContext] || !kinds[KindMessage] || !kinds[KindDiscovery] {
 		t.Fatalf("expected context, message and discovery hits, got %+v", hits)
 	}
-	// The context hit is found through a JSON string value and has its key.
-	var ctxHit *Hit
-	for i := range hits {
-		if hits[i].Kind == KindContext {
-			ctxHit = &hits[i]
+	// Context hits are found through their keys and JSON values. The
+	// best one is "cache_analysis" (its key and value say cache); stemming
+	// also finds deployment_diff through "caching layer".
+	var ctxHits []Hit
+	for _, h := range hits {
+		if h.Kind == KindContext {
+			ctxHits = append(ctxHits, h)
 		}
 	}
-	// The key counts: "cache_analysis" matches "cache" (no stemming, so
-	// deployment_diff's "caching layer" does not).
-	if ctxHit == nil || ctxHit.Key != "cache_analysis" || !strings.HasPrefix(ctxHit.Snippet, "cache_analysis total_entries 45000") {
-		t.Fatalf("context hit = %+v", *ctxHit)
+	if len(ctxHits) != 2 || ctxHits[0].Key != "cache_analysis" || !strings.HasPrefix(ctxHits[0].Snippet, "cache_analysis total_entries 45000") ||
+		ctxHits[1].Key != "deployment_diff" || !strings.Contains(ctxHits[1].Snippet, "caching layer") {
+		t.Fatalf("context hits = %+v, want cache_analysis then deployment_diff (caching)", ctxHits)
 	}
+}
+
+// Words match their inflected forms and their case-folded, normalized
+// spellings, in every kind of record.
+func TestSearchFindsInflectedForms(t *testing.T) {
+	st := openTest(t)
+	mustCreate(t, st, "u1")
+	if _, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: "We found a leak in the webhook retry loop."}, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendDiscovery(bg, "u1", Discovery{Title: "Fehler im Speicher", Description: "Die Straße der Einträge wächst"}, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetContext(bg, "u1", "notes", json.RawMessage(`"caf\u00e9 menus were cached"`), Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		query string
+		kind  Kind
+	}{
+		{"leaks", KindMessage},
+		{"LEAKING", KindMessage},
+		{"retried", KindMessage},
+		{"fehler", KindDiscovery},
+		{"STRASSE", KindDiscovery},
+		{"cafe\u0301", KindContext}, // decomposed accent
+		{"caching", KindContext},
+	} {
+		hits, err := st.Search(bg, tt.query, []string{"u1"}, SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != 1 || hits[0].Kind != tt.kind {
+			t.Errorf("search %q = %+v, want one %s hit", tt.query, hits, tt.kind)
+		}
+	}
+}
+
+// A kind filter reads only records of that kind; the others are neither
+// returned nor counted.
+func TestSearchByKind(t *testing.T) {
+	st := openTest(t)
+	seedSearch(t, st)
+	for _, kinds := range [][]Kind{{KindContext}, {KindMessage}, {KindDiscovery}, {KindContext, KindDiscovery}} {
+		hits, err := st.Search(bg, "cache memory eviction", []string{"leak"}, SearchOptions{Kinds: kinds, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) == 0 {
+			t.Errorf("kinds %v: no hits", kinds)
+		}
+		for _, h := range hits {
+			if !slices.Contains(kinds, h.Kind) {
+				t.Errorf("kinds %v: hit of kind %s: %+v", kinds, h.Kind, h)
+			}
+		}
+	}
+	_, err := st.Search(bg, "cache", []string{"leak"}, SearchOptions{Kinds: []Kind{"note"}})
+	wantErr(t, err, ErrInvalid)
 }
 
 func TestSearchScopesAndOptions(t *testing.T) {
 	st := openTest(t)
 	seedSearch(t, st)
-	hits, err := st.Search(bg, "evicted pods", []string{"leak"}, 10)
+	hits, err := st.Search(bg, "kubernetes pods", []string{"leak"}, SearchOptions{Limit: 10})
 	if err != nil || len(hits) != 0 {
 		t.Fatalf("search limited to leak found other's data: %+v, %v", hits, err)
 	}
-	hits, err = st.Search(bg, "evicted pods", []string{"leak", "other", "other", "gone"}, 10)
+	hits, err = st.Search(bg, "kubernetes pods", []string{"leak", "other", "other", "gone"}, SearchOptions{Limit: 10})
 	if err != nil || len(hits) != 2 || hits[0].UID != "other" {
 		t.Fatalf("multi-session search = %+v, %v", hits, err)
 	}
 	if hits[0].Kind != KindMessage || hits[0].Seq != 1 {
 		t.Fatalf("top hit = %+v (the message has both terms)", hits[0])
 	}
-	hits, _ = st.Search(bg, "memory", []string{"leak", "other"}, 2)
+	hits, _ = st.Search(bg, "memory", []string{"leak", "other"}, SearchOptions{Limit: 2})
 	if len(hits) != 2 {
 		t.Fatalf("limit 2 returned %d", len(hits))
 	}
-	again, _ := st.Search(bg, "memory", []string{"other", "leak"}, 2)
+	again, _ := st.Search(bg, "memory", []string{"other", "leak"}, SearchOptions{Limit: 2})
 	if hits[0] != again[0] || hits[1] != again[1] {
 		t.Fatalf("results depend on uid order: %+v vs %+v", hits, again)
 	}
-	_, err = st.Search(bg, " -- ", []string{"leak"}, 10)
+	_, err = st.Search(bg, " -- ", []string{"leak"}, SearchOptions{Limit: 10})
 	wantErr(t, err, ErrInvalid)
-	_, err = st.Search(bg, "memory", nil, 10)
+	_, err = st.Search(bg, "memory", nil, SearchOptions{Limit: 10})
 	wantErr(t, err, ErrInvalid)
-	_, err = st.Search(bg, "memory", []string{"bad/uid"}, 10)
+	_, err = st.Search(bg, "memory", []string{"bad/uid"}, SearchOptions{Limit: 10})
 	wantErr(t, err, ErrInvalid)
 }
 
@@ -122,7 +183,7 @@ func TestSearchSnippetOfLongMessage(t *testing.T) {
 	if _, err := st.AppendMessage(bg, "u1", Message{Role: "user", Content: content}, Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	hits, err := st.Search(bg, "webhook", []string{"u1"}, 1)
+	hits, err := st.Search(bg, "webhook", []string{"u1"}, SearchOptions{Limit: 1})
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("%+v, %v", hits, err)
 	}

@@ -66,7 +66,7 @@ func TestMissingSession(t *testing.T) {
 		"AppendMessage":   func() error { _, err := st.AppendMessage(bg, "nope", Message{Role: "user"}, Limits{}); return err },
 		"History":         func() error { _, _, err := st.History(bg, "nope", 0, 10); return err },
 		"Tail":            func() error { _, err := st.Tail(bg, "nope", 10); return err },
-		"AppendDiscovery": func() error { _, err := st.AppendDiscovery(bg, "nope", Discovery{Title: "t"}); return err },
+		"AppendDiscovery": func() error { _, err := st.AppendDiscovery(bg, "nope", Discovery{Title: "t"}, Limits{}); return err },
 		"ListDiscoveries": func() error { _, err := st.ListDiscoveries(bg, "nope", ListOptions{}); return err },
 		"Export":          func() error { _, err := st.Export(bg, "nope"); return err },
 	}

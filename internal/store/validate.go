@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 )
 
 const (
@@ -29,10 +31,6 @@ var validRoles = map[string]bool{"user": true, "assistant": true, "system": true
 // DefaultRelevance is used when a discovery does not state one, as in the
 // tutorial (discovery.get("relevance", 1.0)).
 const DefaultRelevance = 1.0
-
-// relevanceLabels lets an imported document use words instead of the
-// tutorial's numbers; they map onto the same 0..1 scale.
-var relevanceLabels = map[string]float64{"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
 
 // validUID accepts the characters of Kubernetes UIDs and similar opaque ids.
 // '/' in particular is refused: it would let one session's key prefix cover
@@ -160,15 +158,7 @@ func pythonType(v json.RawMessage) string {
 	return "int"
 }
 
-// encodeJSON is json.Marshal without HTML escaping. Stored values must read
-// back byte for byte as written (a context value "<b>" must not come back as
-// "\u003cb\u003e"), and limits count the bytes the client sent.
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+// encodeJSON encodes records as documents are written (document.Marshal:
+// no HTML escaping), so stored values read back byte for byte as written
+// and limits count the bytes the client sent.
+func encodeJSON(v any) ([]byte, error) { return document.Marshal(v) }

@@ -2,8 +2,13 @@
 // control plane they run against (a real etcd and kube-apiserver from
 // envtest, with the binaries hack/control-plane.sh builds, found through
 // KUBEBUILDER_ASSETS, and the project's CRDs installed) with a client that
-// reads what the apiserver holds, and the bearer-token transport their MCP
-// clients authenticate with.
+// reads what the apiserver holds, the one Eventually helper, and the
+// bearer-token transport their MCP clients authenticate with.
+//
+// Without KUBEBUILDER_ASSETS a package's pure tests still run under a plain
+// `go test ./...`: its TestMain starts no control plane (Missing says why)
+// and each test that needs one calls Require, which skips it. `make test`
+// always provides the assets.
 package testenv
 
 import (
@@ -11,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -39,8 +45,8 @@ func Start(scheme *runtime.Scheme) (*Env, error) {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, or export KUBEBUILDER_ASSETS=$(hack/control-plane.sh bin)")
+	if reason := Missing(); reason != "" {
+		return nil, errors.New(reason)
 	}
 	crds, err := crdDir()
 	if err != nil {
@@ -58,6 +64,55 @@ func Start(scheme *runtime.Scheme) (*Env, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	return e, nil
+}
+
+// Missing says why there is no control plane to start ("" when there is).
+func Missing() string {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return "KUBEBUILDER_ASSETS is not set (make test sets it; or export KUBEBUILDER_ASSETS=$(hack/control-plane.sh))"
+	}
+	return ""
+}
+
+// Require skips a test that needs the control plane when there is none.
+func Require(t testing.TB) {
+	t.Helper()
+	if reason := Missing(); reason != "" {
+		t.Skip("needs a control plane: " + reason)
+	}
+}
+
+// Main runs a package's tests. With the control-plane assets it starts the
+// control plane (Start with scheme) and hands it to setup, which keeps what
+// the tests use and may start more (a manager, a store), returning what
+// stops that (or nil); after the tests everything is stopped. Without the
+// assets it says so on one line and runs the tests anyway, so the pure ones
+// run and the others skip through Require. It returns the exit status for
+// os.Exit.
+func Main(m *testing.M, scheme *runtime.Scheme, setup func(*Env) (stop func(), err error)) int {
+	if reason := Missing(); reason != "" {
+		fmt.Fprintln(os.Stderr, "control-plane tests skipped:", reason)
+		return m.Run()
+	}
+	env, err := Start(scheme)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop control plane:", err)
+		}
+	}()
+	stop, err := setup(env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if stop != nil {
+		defer stop()
+	}
+	return m.Run()
 }
 
 // crdDir finds config/crd/bases from the module root above the working

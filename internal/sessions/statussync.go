@@ -1,4 +1,4 @@
-package mcpserver
+package sessions
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // status patch every few seconds rather than one per call (the lesson of
 // node heartbeats, which moved off Node status to spare etcd).
 type statusSyncer struct {
-	reg      Registry
+	reg      registry
 	st       *store.Store
 	clock    clock.WithTicker
 	interval time.Duration
@@ -47,8 +47,8 @@ type syncEntry struct {
 // older lastActivityTime than was recorded.
 const forgetAfter = time.Minute
 
-func newStatusSyncer(reg Registry, st *store.Store, clk clock.WithTicker, interval time.Duration) *statusSyncer {
-	return &statusSyncer{reg: reg, st: st, clock: clk, interval: interval, log: logr.Discard(), entries: map[types.NamespacedName]*syncEntry{}}
+func newStatusSyncer(reg registry, st *store.Store, clk clock.WithTicker, interval time.Duration, log logr.Logger) *statusSyncer {
+	return &statusSyncer{reg: reg, st: st, clock: clk, interval: interval, log: log, entries: map[types.NamespacedName]*syncEntry{}}
 }
 
 func keyOf(s Session) types.NamespacedName {
@@ -133,7 +133,7 @@ func (y *statusSyncer) write(ctx context.Context, key types.NamespacedName) erro
 	}
 	y.mu.Lock()
 	defer y.mu.Unlock()
-	if errors.Is(err, ErrSessionNotFound) || errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, store.ErrNotFound) {
 		// Deleted (or replaced by a new session of the same name).
 		if cur := y.entries[key]; cur == e {
 			delete(y.entries, key)
@@ -149,7 +149,7 @@ func (y *statusSyncer) writeStatus(ctx context.Context, key types.NamespacedName
 	if err != nil {
 		return err
 	}
-	return y.reg.WriteStatus(ctx, key.Namespace, key.Name, uid, StatusUpdate{
+	return y.reg.WriteStatus(ctx, key.Namespace, key.Name, uid, statusUpdate{
 		LastActivity: act,
 		Counts: v1alpha1.SessionCounts{
 			ContextItems: st.ContextItems, Messages: st.Messages,

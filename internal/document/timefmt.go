@@ -1,6 +1,7 @@
-package store
+package document
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -43,11 +44,11 @@ func parseTime(s string) (time.Time, error) {
 		}
 	}
 	if err != nil {
-		return time.Time{}, invalidf("timestamp %q is not an ISO 8601 date-time", s)
+		return time.Time{}, fmt.Errorf("timestamp %q is not an ISO 8601 date-time", s)
 	}
 	t = t.UTC().Truncate(time.Microsecond)
 	if y := t.Year(); y < 1 || y > 9999 {
-		return time.Time{}, invalidf("timestamp %q is outside years 1 to 9999", s)
+		return time.Time{}, fmt.Errorf("timestamp %q is outside years 1 to 9999", s)
 	}
 	return t, nil
 }

@@ -1,11 +1,10 @@
-package store
+package document
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 )
 
@@ -41,36 +40,36 @@ type Document struct {
 	// leaves it empty for the caller to fill and Import ignores it.
 	State               string
 	Project             string
-	Context             map[string]DocContext
-	Discoveries         DocDiscoveries
-	ConversationHistory []DocMessage
+	Context             map[string]Context
+	Discoveries         Discoveries
+	ConversationHistory []Message
 	// Extra holds unknown top-level fields verbatim.
 	Extra map[string]json.RawMessage
 }
 
-// DocContext is one context entry of a Document.
-type DocContext struct {
+// Context is one context entry of a Document.
+type Context struct {
 	Value     json.RawMessage `json:"value"`
 	AddedAt   string          `json:"added_at,omitempty"`
 	UpdatedAt string          `json:"updated_at,omitempty"`
 	Type      string          `json:"type,omitempty"`
 }
 
-// DocDiscovery is one discovery of a Document. Relevance is kept raw
+// Discovery is one discovery of a Document. Relevance is kept raw
 // because documents use numbers or words.
-type DocDiscovery struct {
+type Discovery struct {
 	Title       string          `json:"title"`
 	Description string          `json:"description"`
 	Relevance   json.RawMessage `json:"relevance,omitempty"`
 	Timestamp   string          `json:"timestamp,omitempty"`
 }
 
-// DocDiscoveries is a Document's discoveries in order; it also decodes the
+// Discoveries is a Document's discoveries in order; it also decodes the
 // map form (see Document).
-type DocDiscoveries []DocDiscovery
+type Discoveries []Discovery
 
-// DocMessage is one conversation message of a Document.
-type DocMessage struct {
+// Message is one conversation message of a Document.
+type Message struct {
 	Role      string         `json:"role"`
 	Content   string         `json:"content"`
 	Timestamp string         `json:"timestamp,omitempty"`
@@ -79,37 +78,18 @@ type DocMessage struct {
 
 // documentWire fixes the field order of the encoded document.
 type documentWire struct {
-	ID                  string                `json:"id"`
-	CreatedAt           string                `json:"created_at"`
-	State               string                `json:"state,omitempty"`
-	Project             string                `json:"project"`
-	Context             map[string]DocContext `json:"context"`
-	Discoveries         []DocDiscovery        `json:"discoveries"`
-	ConversationHistory []DocMessage          `json:"conversation_history"`
+	ID                  string             `json:"id"`
+	CreatedAt           string             `json:"created_at"`
+	State               string             `json:"state,omitempty"`
+	Project             string             `json:"project"`
+	Context             map[string]Context `json:"context"`
+	Discoveries         []Discovery        `json:"discoveries"`
+	ConversationHistory []Message          `json:"conversation_history"`
 }
 
 var knownFields = map[string]bool{
 	"id": true, "created_at": true, "state": true, "project": true,
 	"context": true, "discoveries": true, "conversation_history": true,
-}
-
-// ParseDocument decodes a document, refusing anything that is not a single
-// JSON object. Errors wrap ErrInvalid.
-func ParseDocument(data []byte) (*Document, error) {
-	return DecodeDocument(bytes.NewReader(data))
-}
-
-// DecodeDocument reads one document from r (see ParseDocument).
-func DecodeDocument(r io.Reader) (*Document, error) {
-	dec := json.NewDecoder(r)
-	var d Document
-	if err := dec.Decode(&d); err != nil {
-		return nil, invalidf("document: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, invalidf("document: unexpected data after the JSON object")
-	}
-	return &d, nil
 }
 
 // MarshalJSON writes the known fields in the tutorial's order, then Extra in
@@ -120,15 +100,15 @@ func (d Document) MarshalJSON() ([]byte, error) {
 		Context: d.Context, Discoveries: d.Discoveries, ConversationHistory: d.ConversationHistory,
 	}
 	if w.Context == nil {
-		w.Context = map[string]DocContext{}
+		w.Context = map[string]Context{}
 	}
 	if w.Discoveries == nil {
-		w.Discoveries = []DocDiscovery{}
+		w.Discoveries = []Discovery{}
 	}
 	if w.ConversationHistory == nil {
-		w.ConversationHistory = []DocMessage{}
+		w.ConversationHistory = []Message{}
 	}
-	out, err := encodeJSON(w)
+	out, err := Marshal(w)
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +124,8 @@ func (d Document) MarshalJSON() ([]byte, error) {
 	sort.Strings(keys)
 	out = out[:len(out)-1] // drop the closing brace
 	for _, k := range keys {
-		kb, _ := encodeJSON(k)
-		vb, err := encodeJSON(d.Extra[k])
+		kb, _ := Marshal(k)
+		vb, err := Marshal(d.Extra[k])
 		if err != nil {
 			return nil, fmt.Errorf("extra field %q: %w", k, err)
 		}
@@ -190,8 +170,8 @@ func (d *Document) UnmarshalJSON(data []byte) error {
 
 // UnmarshalJSON accepts the {"value", "added_at", ...} wrapper or, as the
 // tutorial's simplest add_context writes, the bare value.
-func (c *DocContext) UnmarshalJSON(data []byte) error {
-	*c = DocContext{}
+func (c *Context) UnmarshalJSON(data []byte) error {
+	*c = Context{}
 	var obj map[string]json.RawMessage
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 		if err := json.Unmarshal(data, &obj); err != nil {
@@ -219,10 +199,10 @@ func (c *DocContext) UnmarshalJSON(data []byte) error {
 // UnmarshalJSON accepts a list of discoveries or the tutorial Session
 // class's map {title: {"discovery": {...} or text, "timestamp", "relevance"}},
 // keeping the map's document order.
-func (ds *DocDiscoveries) UnmarshalJSON(data []byte) error {
+func (ds *Discoveries) UnmarshalJSON(data []byte) error {
 	data = bytes.TrimSpace(data)
 	if !bytes.HasPrefix(data, []byte("{")) {
-		var list []DocDiscovery
+		var list []Discovery
 		if err := json.Unmarshal(data, &list); err != nil {
 			return err
 		}
@@ -233,7 +213,7 @@ func (ds *DocDiscoveries) UnmarshalJSON(data []byte) error {
 	if _, err := dec.Token(); err != nil { // '{'
 		return err
 	}
-	var out DocDiscoveries
+	var out Discoveries
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -248,7 +228,7 @@ func (ds *DocDiscoveries) UnmarshalJSON(data []byte) error {
 		if err := dec.Decode(&e); err != nil {
 			return fmt.Errorf("%q: %w", title, err)
 		}
-		out = append(out, DocDiscovery{
+		out = append(out, Discovery{
 			Title: title, Description: discoveryText(e.Discovery),
 			Relevance: e.Relevance, Timestamp: e.Timestamp,
 		})
@@ -282,14 +262,14 @@ func discoveryText(raw json.RawMessage) string {
 
 // UnmarshalJSON decodes metadata numbers as json.Number so large integers
 // survive the import.
-func (m *DocMessage) UnmarshalJSON(data []byte) error {
-	type plain DocMessage
+func (m *Message) UnmarshalJSON(data []byte) error {
+	type plain Message
 	var p plain
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&p); err != nil {
 		return err
 	}
-	*m = DocMessage(p)
+	*m = Message(p)
 	return nil
 }

@@ -1,4 +1,4 @@
-package mcpserver
+package sessions
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -52,8 +53,9 @@ func (r *localRecord) object() *v1alpha1.McpSession {
 // localRegistry keeps session metadata in the store itself, for stdio mode
 // and local development without Kubernetes. It is its own lifecycle
 // controller: every read applies lifecycle.Decide with the operator's
-// defaults (no policies locally) and persists a phase change, and a
-// terminated session past its retention is erased on the next read.
+// defaults (no policies locally), records the decision with
+// lifecycle.ApplyDecision as the controller does, and a terminated session
+// past its retention is erased on the next read.
 type localRegistry struct {
 	st       *store.Store
 	clock    clock.PassiveClock
@@ -64,12 +66,13 @@ type localRegistry struct {
 	init bool
 }
 
-var _ Registry = (*localRegistry)(nil)
+var _ registry = (*localRegistry)(nil)
 
 func localKey(namespace, name string) (string, error) {
 	k := namespace + "/" + name
 	if len(k) > store.MaxKeyBytes {
-		return "", userErrorf("session_id %q is too long for the local store: namespace and name together must stay under %d bytes", name, store.MaxKeyBytes)
+		return "", &NameError{Namespace: namespace, Name: name,
+			Reason: fmt.Sprintf("too long for the local store: namespace and name together must stay under %d bytes", store.MaxKeyBytes)}
 	}
 	return k, nil
 }
@@ -97,7 +100,7 @@ func (r *localRegistry) load(ctx context.Context, namespace, name string) (*loca
 	}
 	e, err := r.st.GetContext(ctx, localRegistryUID, k)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("local session %s: %w", k, ErrSessionNotFound)
+		return nil, &NotFoundError{Namespace: namespace, Name: name}
 	}
 	if err != nil {
 		return nil, err
@@ -139,7 +142,7 @@ func (r *localRegistry) remove(ctx context.Context, rec *localRecord) error {
 }
 
 // reconcile applies the lifecycle to rec at now, persisting any change.
-// It returns ErrSessionNotFound when retention has run out (and erases).
+// It returns a *NotFoundError when retention has run out (and erases).
 func (r *localRegistry) reconcile(ctx context.Context, rec *localRecord) (Session, error) {
 	now := r.clock.Now()
 	key := types.NamespacedName{Namespace: rec.Namespace, Name: rec.Name}
@@ -148,72 +151,45 @@ func (r *localRegistry) reconcile(ctx context.Context, rec *localRecord) (Sessio
 		// Decide on activity not yet written back, as observe does.
 		obj.Status.LastActivityTime = &metav1.Time{Time: act}
 	}
-	set := settingsOf(obj, r.defaults)
+	set := lifecycle.SettingsFor(obj.Labels, obj.Spec, nil, r.defaults)
 	d := lifecycle.Decide(now, obj, set, false)
 	if d.Delete {
 		if err := r.remove(ctx, rec); err != nil {
 			return Session{}, err
 		}
-		return Session{}, fmt.Errorf("local session %s expired: %w", key, ErrSessionNotFound)
+		return Session{}, &NotFoundError{Namespace: rec.Namespace, Name: rec.Name}
 	}
-	next := applyLocalDecision(rec.Status, d, set)
-	if !equalStatus(next, rec.Status) {
-		rec.Status = next
+	lifecycle.ApplyDecision(obj, d, set, now)
+	// Pending activity stays pending: the status sync writes it.
+	obj.Status.LastActivityTime = rec.Status.LastActivityTime
+	if !equality.Semantic.DeepEqual(obj.Status, rec.Status) {
+		rec.Status = obj.Status
 		if err := r.save(ctx, rec); err != nil {
 			return Session{}, err
 		}
 	}
-	return observe(now, rec.object(), r.defaults, r.activity(key)), nil
+	return observe(now, rec.object(), nil, r.defaults, r.activity(key)), nil
 }
 
-// applyLocalDecision is the status the local registry records for a
-// decision: the subset of what the controller writes that the lifecycle
-// rules read back (phase, the condition reasons, timestamps).
-func applyLocalDecision(st v1alpha1.McpSessionStatus, d lifecycle.Decision, set lifecycle.Settings) v1alpha1.McpSessionStatus {
-	st.Phase = d.Phase
-	ts := func(t time.Time) *metav1.Time {
-		if t.IsZero() {
-			return nil
-		}
-		return &metav1.Time{Time: t}
-	}
-	st.SuspendedAt, st.ResumedAt, st.TerminatedAt, st.ExpiresAt = ts(d.SuspendedAt), ts(d.ResumedAt), ts(d.TerminatedAt), ts(d.ExpiresAt)
-	cond := func(typ string, on bool, reason, off string) metav1.Condition {
-		c := metav1.Condition{Type: typ, Status: metav1.ConditionFalse, Reason: off}
-		if on {
-			c.Status, c.Reason = metav1.ConditionTrue, reason
-		}
-		return c
-	}
-	st.Conditions = []metav1.Condition{
-		cond(v1alpha1.ConditionSuspended, d.Phase == v1alpha1.PhaseSuspended, d.Reason, v1alpha1.ReasonNotSuspended),
-		cond(v1alpha1.ConditionTerminated, d.Phase == v1alpha1.PhaseTerminated, d.Reason, v1alpha1.ReasonNotTerminated),
-	}
-	st.Effective = set.Status()
-	return st
-}
-
-func equalStatus(a, b v1alpha1.McpSessionStatus) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
+// Settings resolves spec over the operator's defaults: there are no
+// policies locally.
+func (r *localRegistry) Settings(_ context.Context, spec CreateSpec) (lifecycle.Settings, error) {
+	return lifecycle.SettingsFor(spec.Labels, spec.spec(), nil, r.defaults), nil
 }
 
 func (r *localRegistry) Create(ctx context.Context, spec CreateSpec) (Session, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, err := r.load(ctx, spec.Namespace, spec.Name); err == nil {
-		return Session{}, fmt.Errorf("create local session %s/%s: %w", spec.Namespace, spec.Name, ErrSessionExists)
-	} else if !errors.Is(err, ErrSessionNotFound) {
+		return Session{}, &ExistsError{Namespace: spec.Namespace, Name: spec.Name}
+	} else if !errors.Is(err, ErrNotFound) {
 		return Session{}, err
 	}
 	rec := &localRecord{
 		UID: string(uuid.NewUUID()), Namespace: spec.Namespace, Name: spec.Name, Labels: spec.Labels,
 		// Stored at second precision like a Kubernetes creationTimestamp.
 		Created: r.clock.Now().Truncate(time.Second),
-		Spec: v1alpha1.McpSessionSpec{
-			Project: spec.Project, Description: spec.Description, Owner: spec.Owner, Attributes: spec.Attributes,
-		},
+		Spec:    spec.spec(),
 	}
 	if err := r.save(ctx, rec); err != nil {
 		return Session{}, err
@@ -248,7 +224,7 @@ func (r *localRegistry) List(ctx context.Context, namespace string) ([]Session, 
 			return nil, fmt.Errorf("decode local session %s: %w", e.Key, err)
 		}
 		s, err := r.reconcile(ctx, rec)
-		if errors.Is(err, ErrSessionNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -285,31 +261,38 @@ func (r *localRegistry) Terminate(ctx context.Context, namespace, name string) (
 func (r *localRegistry) Delete(ctx context.Context, namespace, name, uid string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec, err := r.load(ctx, namespace, name)
+	rec, err := r.loadUID(ctx, namespace, name, uid)
 	if err != nil {
 		return err
-	}
-	if rec.UID != uid {
-		return fmt.Errorf("delete local session %s/%s uid %s: %w", namespace, name, uid, ErrSessionNotFound)
 	}
 	return r.remove(ctx, rec)
 }
 
-func (r *localRegistry) WriteStatus(ctx context.Context, namespace, name, uid string, u StatusUpdate) error {
+func (r *localRegistry) WriteStatus(ctx context.Context, namespace, name, uid string, u statusUpdate) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec, err := r.load(ctx, namespace, name)
+	rec, err := r.loadUID(ctx, namespace, name, uid)
 	if err != nil {
 		return err
-	}
-	if rec.UID != uid {
-		return fmt.Errorf("local session %s/%s uid changed: %w", namespace, name, ErrSessionNotFound)
 	}
 	rec.Status.Counts = u.Counts
 	if !u.LastActivity.IsZero() {
 		rec.Status.LastActivityTime = &metav1.Time{Time: u.LastActivity.Truncate(time.Second)}
 	}
 	return r.save(ctx, rec)
+}
+
+// loadUID loads a session that must still be the one with uid: a new
+// session of the same name is not the one asked for.
+func (r *localRegistry) loadUID(ctx context.Context, namespace, name, uid string) (*localRecord, error) {
+	rec, err := r.load(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	if rec.UID != uid {
+		return nil, &NotFoundError{Namespace: namespace, Name: name}
+	}
+	return rec, nil
 }
 
 // WaitActive has nothing to wait for: the local registry decides the phase

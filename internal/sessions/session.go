@@ -1,4 +1,4 @@
-package mcpserver
+package sessions
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
-// Session is what the tools know about one session, whichever registry
-// holds it: identity, desired state, the phase in force now and the
-// settings that govern it.
+// Session is what the MCP server knows about one session, whichever
+// registry holds it: identity, desired state, the phase in force now and
+// the settings that govern it.
 type Session struct {
 	Namespace, Name, UID string
 	Project, Description string
@@ -39,6 +39,11 @@ type Session struct {
 	// terminated; zero when no such deadline applies.
 	ExpiresAt time.Time
 
+	// Settings are those in force now: lifecycle.SettingsFor the session
+	// among its namespace's policies, as the controller resolves them. Every
+	// write passes Settings.Limits to the store, so a session created a
+	// moment ago is held to its policy's limits before the controller has
+	// written status.effective.
 	Settings lifecycle.Settings
 	// Counts as last written to status (the store has the exact numbers).
 	Counts v1alpha1.SessionCounts
@@ -47,15 +52,12 @@ type Session struct {
 // Writable reports whether the session accepts writes now.
 func (s Session) Writable() bool { return s.Phase == v1alpha1.PhaseActive }
 
-// Limits are the store limits in force for the session.
-func (s Session) Limits() store.Limits { return storeLimits(s.Settings.Limits) }
-
 // Ref is the store reference of the session.
 func (s Session) Ref() store.SessionRef {
 	return store.SessionRef{UID: s.UID, Namespace: s.Namespace, Name: s.Name, Project: s.Project}
 }
 
-// CreateSpec is what create_session and import_session ask a registry for.
+// CreateSpec is what create_session and import_session ask for.
 type CreateSpec struct {
 	Namespace, Name      string
 	Project, Description string
@@ -63,16 +65,23 @@ type CreateSpec struct {
 	Labels, Attributes   map[string]string
 }
 
-// StatusUpdate is what the status sync writes back to a session.
-type StatusUpdate struct {
+func (c CreateSpec) spec() v1alpha1.McpSessionSpec {
+	return v1alpha1.McpSessionSpec{Project: c.Project, Description: c.Description, Owner: c.Owner, Attributes: c.Attributes}
+}
+
+// statusUpdate is what the status sync writes back to a session.
+type statusUpdate struct {
 	// LastActivity, when not zero, is the latest recorded activity.
 	LastActivity time.Time
 	Counts       v1alpha1.SessionCounts
 }
 
-// Registry keeps session metadata and lifecycle. Errors wrap
-// ErrSessionNotFound or ErrSessionExists where those apply.
-type Registry interface {
+// registry keeps session metadata and lifecycle. Errors are the typed
+// errors of this package (*NotFoundError, *ExistsError, *QuotaError)
+// where those apply.
+type registry interface {
+	// Settings resolves the settings a session spec describes would have.
+	Settings(ctx context.Context, spec CreateSpec) (lifecycle.Settings, error)
 	// Create makes a new session (no data in the store yet).
 	Create(ctx context.Context, spec CreateSpec) (Session, error)
 	// Get returns a session as it is now.
@@ -87,20 +96,21 @@ type Registry interface {
 	// controller's finalizer (Kubernetes) or at once (local).
 	Delete(ctx context.Context, namespace, name, uid string) error
 	// WriteStatus records counts and activity (the status sync's writer).
-	WriteStatus(ctx context.Context, namespace, name, uid string, u StatusUpdate) error
+	WriteStatus(ctx context.Context, namespace, name, uid string, u statusUpdate) error
 	// WaitActive waits up to timeout for the lifecycle to report the
 	// session Active, and returns it as last seen.
 	WaitActive(ctx context.Context, namespace, name string, timeout time.Duration) (Session, error)
 }
 
-// observe computes the Session view of an McpSession at now: the phase
-// comes from the same pure rules the lifecycle controller applies
+// observe computes the Session view of an McpSession at now. Its settings
+// are resolved among policies (the namespace's) with the pure function the
+// controller uses, and its phase comes from the same pure rules
 // (lifecycle.Decide), so a request never acts on a status the controller
 // has not caught up with yet (a spec.suspend set a moment ago, a session
 // idle past its timeout, one created a moment ago with no status at all).
 // activity is activity recorded here but not yet written to status.
-func observe(now time.Time, obj *v1alpha1.McpSession, defaults lifecycle.Defaults, activity time.Time) Session {
-	set := settingsOf(obj, defaults)
+func observe(now time.Time, obj *v1alpha1.McpSession, policies []v1alpha1.McpSessionPolicy, defaults lifecycle.Defaults, activity time.Time) Session {
+	set := lifecycle.SettingsFor(obj.Labels, obj.Spec, policies, defaults)
 	view := obj
 	if activity.After(lifecycle.LastActivity(obj)) {
 		view = obj.DeepCopy()
@@ -126,53 +136,6 @@ func observe(now time.Time, obj *v1alpha1.McpSession, defaults lifecycle.Default
 		s.LastActivity = t.Time
 	}
 	return s
-}
-
-// settingsOf returns the settings in force: status.effective as resolved by
-// the controller (policy included), or, before the controller has resolved
-// them, the spec over the operator's defaults.
-func settingsOf(obj *v1alpha1.McpSession, defaults lifecycle.Defaults) lifecycle.Settings {
-	eff := obj.Status.Effective
-	if eff == nil {
-		return lifecycle.Resolve(obj.Spec, nil, defaults)
-	}
-	dur := func(d *metav1.Duration) time.Duration {
-		if d == nil || d.Duration < 0 {
-			return 0
-		}
-		return d.Duration
-	}
-	set := lifecycle.Settings{
-		IdleTimeout: dur(eff.IdleTimeout),
-		TTL:         dur(eff.TTL),
-		Retention:   dur(eff.Retention),
-		Limits:      *eff.Limits.DeepCopy(),
-		Policy:      eff.Policy,
-		Sources:     eff.Sources,
-	}
-	// A limit the effective settings leave open falls back to the spec's.
-	if sl := obj.Spec.Limits; sl != nil {
-		if set.Limits.MaxContextBytes == nil {
-			set.Limits.MaxContextBytes = sl.MaxContextBytes
-		}
-		if set.Limits.MaxMessages == nil {
-			set.Limits.MaxMessages = sl.MaxMessages
-		}
-		if set.Limits.MaxValueBytes == nil {
-			set.Limits.MaxValueBytes = sl.MaxValueBytes
-		}
-	}
-	return set
-}
-
-func storeLimits(l v1alpha1.SessionLimits) store.Limits {
-	v := func(p *int64) int64 {
-		if p == nil {
-			return 0
-		}
-		return *p
-	}
-	return store.Limits{MaxValueBytes: v(l.MaxValueBytes), MaxContextBytes: v(l.MaxContextBytes), MaxMessages: v(l.MaxMessages)}
 }
 
 // syncSpacing is how often status may be written for a session: the

@@ -1,4 +1,4 @@
-package mcpserver
+package sessions
 
 import (
 	"context"
@@ -33,13 +33,33 @@ type kubeRegistry struct {
 	activity func(types.NamespacedName) time.Time
 }
 
-var _ Registry = (*kubeRegistry)(nil)
+var _ registry = (*kubeRegistry)(nil)
 
-func (r *kubeRegistry) view(obj *v1alpha1.McpSession) Session {
-	return observe(r.clock.Now(), obj, r.defaults, r.activity(client.ObjectKeyFromObject(obj)))
+// policies lists the policies of a namespace from the cache, read-only.
+func (r *kubeRegistry) policies(ctx context.Context, namespace string) ([]v1alpha1.McpSessionPolicy, error) {
+	list := &v1alpha1.McpSessionPolicyList{}
+	if err := r.c.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list policies in %s: %w", namespace, err)
+	}
+	return list.Items, nil
 }
 
+func (r *kubeRegistry) view(ctx context.Context, obj *v1alpha1.McpSession) (Session, error) {
+	policies, err := r.policies(ctx, obj.Namespace)
+	if err != nil {
+		return Session{}, err
+	}
+	return observe(r.clock.Now(), obj, policies, r.defaults, r.activity(client.ObjectKeyFromObject(obj))), nil
+}
+
+// Create refuses a create the owner's quota would terminate at once (see
+// lifecycle.RefusedByQuota), then creates the McpSession. Two creates
+// racing may both pass the check; the controller then terminates the
+// newer one, as it does for sessions created with kubectl.
 func (r *kubeRegistry) Create(ctx context.Context, spec CreateSpec) (Session, error) {
+	if err := r.admitQuota(ctx, spec); err != nil {
+		return Session{}, err
+	}
 	obj := &v1alpha1.McpSession{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: spec.Namespace, Name: spec.Name, Labels: spec.Labels,
@@ -49,18 +69,53 @@ func (r *kubeRegistry) Create(ctx context.Context, spec CreateSpec) (Session, er
 			// leave that data behind.
 			Finalizers: []string{v1alpha1.StoreFinalizer},
 		},
-		Spec: v1alpha1.McpSessionSpec{
-			Project: spec.Project, Description: spec.Description,
-			Owner: spec.Owner, Attributes: spec.Attributes,
-		},
+		Spec: spec.spec(),
 	}
 	if err := r.c.Create(ctx, obj); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return Session{}, fmt.Errorf("create session %s/%s: %w", spec.Namespace, spec.Name, ErrSessionExists)
+			return Session{}, &ExistsError{Namespace: spec.Namespace, Name: spec.Name}
 		}
 		return Session{}, fmt.Errorf("create session %s/%s: %w", spec.Namespace, spec.Name, err)
 	}
-	return r.view(obj), nil
+	return r.view(ctx, obj)
+}
+
+// Settings resolves spec among the namespace's policies.
+func (r *kubeRegistry) Settings(ctx context.Context, spec CreateSpec) (lifecycle.Settings, error) {
+	policies, err := r.policies(ctx, spec.Namespace)
+	if err != nil {
+		return lifecycle.Settings{}, err
+	}
+	return lifecycle.SettingsFor(spec.Labels, spec.spec(), policies, r.defaults), nil
+}
+
+// admitQuota returns a *QuotaError when the winning policy's owner quota
+// would terminate the session spec describes as soon as it exists.
+func (r *kubeRegistry) admitQuota(ctx context.Context, spec CreateSpec) error {
+	if spec.Owner == "" {
+		return nil
+	}
+	policies, err := r.policies(ctx, spec.Namespace)
+	if err != nil {
+		return err
+	}
+	set := lifecycle.SettingsFor(spec.Labels, spec.spec(), policies, r.defaults)
+	if set.Quota == nil {
+		return nil
+	}
+	// From the apiserver, not the cache: the owner's previous create may
+	// have happened a moment ago.
+	list := &v1alpha1.McpSessionList{}
+	if err := r.reader.List(ctx, list, client.InNamespace(spec.Namespace)); err != nil {
+		return fmt.Errorf("list sessions in %s for the quota of %q: %w", spec.Namespace, spec.Owner, err)
+	}
+	peers := lifecycle.QuotaPeers(r.clock.Now(), spec.Owner, set.Policy, "", list.Items, policies, r.defaults)
+	if lifecycle.RefusedByQuota(peers, spec.Name, *set.Quota) {
+		q := *set.Quota
+		q.Action = lifecycle.QuotaActionOf(&q)
+		return &QuotaError{Namespace: spec.Namespace, Owner: spec.Owner, Policy: set.Policy, Quota: q, Live: len(peers)}
+	}
+	return nil
 }
 
 func (r *kubeRegistry) get(ctx context.Context, namespace, name string) (*v1alpha1.McpSession, error) {
@@ -71,14 +126,14 @@ func (r *kubeRegistry) get(ctx context.Context, namespace, name string) (*v1alph
 		err = r.reader.Get(ctx, key, obj)
 	}
 	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("get session %s: %w", key, ErrSessionNotFound)
+		return nil, &NotFoundError{Namespace: namespace, Name: name}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get session %s: %w", key, err)
 	}
 	if obj.DeletionTimestamp != nil {
 		// Being deleted: its data is about to be erased.
-		return nil, fmt.Errorf("get session %s (being deleted): %w", key, ErrSessionNotFound)
+		return nil, &NotFoundError{Namespace: namespace, Name: name}
 	}
 	return obj, nil
 }
@@ -88,7 +143,7 @@ func (r *kubeRegistry) Get(ctx context.Context, namespace, name string) (Session
 	if err != nil {
 		return Session{}, err
 	}
-	return r.view(obj), nil
+	return r.view(ctx, obj)
 }
 
 func (r *kubeRegistry) List(ctx context.Context, namespace string) ([]Session, error) {
@@ -96,12 +151,18 @@ func (r *kubeRegistry) List(ctx context.Context, namespace string) ([]Session, e
 	if err := r.c.List(ctx, list, client.InNamespace(namespace)); err != nil {
 		return nil, fmt.Errorf("list sessions in %s: %w", namespace, err)
 	}
+	policies, err := r.policies(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	now := r.clock.Now()
 	out := make([]Session, 0, len(list.Items))
 	for i := range list.Items {
-		if list.Items[i].DeletionTimestamp != nil {
+		obj := &list.Items[i]
+		if obj.DeletionTimestamp != nil {
 			continue
 		}
-		out = append(out, r.view(&list.Items[i]))
+		out = append(out, observe(now, obj, policies, r.defaults, r.activity(client.ObjectKeyFromObject(obj))))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -117,12 +178,12 @@ func (r *kubeRegistry) patchSpec(ctx context.Context, namespace, name string, sp
 	obj := &v1alpha1.McpSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
 	if err := r.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data)); err != nil {
 		if apierrors.IsNotFound(err) {
-			return Session{}, fmt.Errorf("patch session %s/%s: %w", namespace, name, ErrSessionNotFound)
+			return Session{}, &NotFoundError{Namespace: namespace, Name: name}
 		}
 		return Session{}, fmt.Errorf("patch session %s/%s: %w", namespace, name, err)
 	}
 	r.awaitCache(ctx, obj)
-	return r.view(obj), nil
+	return r.view(ctx, obj)
 }
 
 // awaitCache waits (briefly) until the cache holds obj's generation, so the
@@ -152,11 +213,9 @@ func (r *kubeRegistry) Delete(ctx context.Context, namespace, name, uid string) 
 	pre := types.UID(uid)
 	err := r.c.Delete(ctx, obj, client.Preconditions{UID: &pre})
 	switch {
-	case apierrors.IsNotFound(err):
-		return fmt.Errorf("delete session %s/%s: %w", namespace, name, ErrSessionNotFound)
-	case apierrors.IsConflict(err):
-		// Another session of the same name replaced it meanwhile.
-		return fmt.Errorf("delete session %s/%s uid %s: %w", namespace, name, uid, ErrSessionNotFound)
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+		// Gone, or another session of the same name replaced it meanwhile.
+		return &NotFoundError{Namespace: namespace, Name: name}
 	case err != nil:
 		return fmt.Errorf("delete session %s/%s: %w", namespace, name, err)
 	}
@@ -167,7 +226,7 @@ func (r *kubeRegistry) Delete(ctx context.Context, namespace, name, uid string) 
 // status subresource. Only those fields are sent and there is no
 // resourceVersion precondition, so it never conflicts with the
 // controller's status writes (which own phase, conditions and effective).
-func (r *kubeRegistry) WriteStatus(ctx context.Context, namespace, name, uid string, u StatusUpdate) error {
+func (r *kubeRegistry) WriteStatus(ctx context.Context, namespace, name, uid string, u statusUpdate) error {
 	data, err := statusPatch(u)
 	if err != nil {
 		return err
@@ -175,7 +234,7 @@ func (r *kubeRegistry) WriteStatus(ctx context.Context, namespace, name, uid str
 	obj := &v1alpha1.McpSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
 	if err := r.c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, data)); err != nil {
 		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("patch status of %s/%s: %w", namespace, name, ErrSessionNotFound)
+			return &NotFoundError{Namespace: namespace, Name: name}
 		}
 		return fmt.Errorf("patch status of %s/%s: %w", namespace, name, err)
 	}
@@ -183,13 +242,13 @@ func (r *kubeRegistry) WriteStatus(ctx context.Context, namespace, name, uid str
 		// The name now belongs to a new session; the patch landed on it
 		// but only carried activity and counts of the old one, which the
 		// next write for the new session corrects. Report it as gone.
-		return fmt.Errorf("patch status of %s/%s: uid changed: %w", namespace, name, ErrSessionNotFound)
+		return &NotFoundError{Namespace: namespace, Name: name}
 	}
 	return nil
 }
 
 // statusPatch is the merge patch WriteStatus sends.
-func statusPatch(u StatusUpdate) ([]byte, error) {
+func statusPatch(u statusUpdate) ([]byte, error) {
 	status := map[string]any{"counts": u.Counts}
 	if !u.LastActivity.IsZero() {
 		status["lastActivityTime"] = metav1.NewTime(u.LastActivity)
@@ -206,7 +265,9 @@ func (r *kubeRegistry) WaitActive(ctx context.Context, namespace, name string, t
 		if err != nil {
 			return false, err
 		}
-		last = r.view(obj)
+		if last, err = r.view(ctx, obj); err != nil {
+			return false, err
+		}
 		confirmed := obj.Status.Phase == v1alpha1.PhaseActive && obj.Status.ObservedGeneration >= obj.Generation
 		last.Confirmed = confirmed
 		return confirmed || last.Phase == v1alpha1.PhaseTerminated, nil

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/kljensen/snowball/english"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Search terms are the words of a text as an analyzer sees them, so a query
+// finds the inflected forms of its words:
+//
+//  1. a word is a run of letters, digits and combining marks ("v2.4.0"
+//     gives "v2", "4", "0"; a decomposed "é" stays inside its word);
+//  2. it is normalized to Unicode NFKC, so composed and decomposed accents,
+//     ligatures and full-width letters compare equal;
+//  3. it is case folded (Unicode full folding: "Fehler" is "fehler",
+//     "Straße" is "strasse");
+//  4. it is stemmed with the Snowball English stemmer (Porter2), so
+//     "leaks", "leaking" and "leaked" are all "leak". Documents and queries
+//     go through the same steps, so words of other languages still match
+//     themselves exactly, and their plural -s is often folded too.
+//
+// Nothing of this is stored: the store ranks at query time (see Search),
+// so there is no index to rebuild when the analysis changes, and data
+// written before it searches with the current analysis at once.
+
+// maxStemCache bounds the per-query memo of stems. Natural text repeats its
+// words, so most tokens of a search hit the memo; the bound keeps a search
+// over unusual text (hashes, ids) from holding every token it saw.
+const maxStemCache = 1 << 16
+
+// analyzer turns text into search terms. It is not safe for concurrent use:
+// each search has its own.
+type analyzer struct {
+	fold  cases.Caser
+	word  []byte
+	stems map[string]string
+}
+
+func newAnalyzer() *analyzer {
+	return &analyzer{fold: cases.Fold(), stems: map[string]string{}}
+}
+
+// isWordRune reports whether r belongs to a word.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.M, r)
+}
+
+// forEachTerm calls fn with the term of each word of text and the byte
+// offset where the word starts. The term is only valid during the call.
+// fn returns false to stop.
+func (a *analyzer) forEachTerm(text string, fn func(term string, start int) bool) {
+	start := -1
+	for i, r := range text {
+		if isWordRune(r) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			if !fn(a.term(text[start:i]), start) {
+				return
+			}
+			start = -1
+		}
+	}
+	if start >= 0 {
+		fn(a.term(text[start:]), start)
+	}
+}
+
+// term analyzes one word.
+func (a *analyzer) term(word string) string {
+	if t, ok := a.stems[word]; ok {
+		return t
+	}
+	a.word = a.word[:0]
+	ascii := true
+	for i := 0; i < len(word); i++ {
+		if word[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	var folded string
+	if ascii {
+		// The common case needs neither normalization nor full folding.
+		for i := 0; i < len(word); i++ {
+			c := word[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			a.word = append(a.word, c)
+		}
+		folded = string(a.word)
+	} else {
+		folded = a.fold.String(norm.NFKC.String(word))
+	}
+	t := english.Stem(folded, true)
+	if len(a.stems) < maxStemCache {
+		a.stems[word] = t
+	}
+	return t
+}
+
+// terms returns the terms of text in order.
+func (a *analyzer) terms(text string) []string {
+	var out []string
+	a.forEachTerm(text, func(term string, _ int) bool {
+		out = append(out, term)
+		return true
+	})
+	return out
+}
