@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,6 +72,34 @@ func decodeCursor(cursor string) (uint64, error) {
 		return 0, userErrorf("invalid cursor %q: pass the next_cursor value of a previous get_history result, or omit it to start from the first message", cursor)
 	}
 	return n, nil
+}
+
+// Listing cursors (list_sessions, resources/list) are opaque to clients:
+// the namespace and the name a page ended with, base64url-encoded behind
+// a version, so a cursor is only good for the namespace it came from and
+// the format can change without clients noticing.
+const listCursorVersion = "l1"
+
+func encodeListCursor(namespace, after string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(listCursorVersion + "/" + namespace + "/" + after))
+}
+
+// decodeListCursor returns the name the previous page ended with ("" for
+// no cursor), or a caller error for a cursor not made by
+// encodeListCursor for this namespace.
+func decodeListCursor(cursor, namespace, what string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	parts := strings.SplitN(string(raw), "/", 3)
+	if err != nil || len(parts) != 3 || parts[0] != listCursorVersion || parts[2] == "" {
+		return "", userErrorf("invalid cursor %q: pass the next_cursor of a previous %s result unchanged, or omit it to start from the beginning", cursor, what)
+	}
+	if parts[1] != namespace {
+		return "", userErrorf("cursor %q belongs to a listing of namespace %q, not %q: start again without a cursor", cursor, parts[1], namespace)
+	}
+	return parts[2], nil
 }
 
 // clampLimit applies a default and a maximum to a caller's limit.

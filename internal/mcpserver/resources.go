@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	toolscache "k8s.io/client-go/tools/cache"
 
@@ -40,11 +41,17 @@ func (c *subscriptions) add(uri string, delta int) {
 	}
 }
 
-// changed notifies the subscribers of a session's resource, if any.
+// changed notifies the subscribers of a session's resource, if any. Every
+// write calls it, and most servers have no subscriber at all: that case
+// costs a lock and no URI.
 func (c *subscriptions) changed(ctx context.Context, namespace, name string) {
-	uri := sessionURI(namespace, name)
 	c.mu.Lock()
-	n := c.count[uri]
+	n := 0
+	var uri string
+	if len(c.count) > 0 {
+		uri = sessionURI(namespace, name)
+		n = c.count[uri]
+	}
 	c.mu.Unlock()
 	if n > 0 {
 		_ = c.server.ResourceUpdated(context.WithoutCancel(ctx), &mcp.ResourceUpdatedNotificationParams{URI: uri})
@@ -172,18 +179,15 @@ func (s *Server) listResources(ctx context.Context, cursor string) (*mcp.ListRes
 		// client can still use the resource template in other namespaces.
 		return res, nil
 	}
-	all, err := s.sessions.List(ctx, ns)
+	after, err := decodeListCursor(cursor, ns, "resources/list")
+	if err != nil {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: err.Error()}
+	}
+	page, more, err := s.sessions.Page(ctx, sessions.PageRequest{Namespace: ns, After: after, Limit: resourcePageSize})
 	if err != nil {
 		return nil, toolFailure(ctx, "resources/list", err)
 	}
-	for _, sess := range all { // sorted by name
-		if cursor != "" && sess.Name <= cursor {
-			continue
-		}
-		if len(res.Resources) == resourcePageSize {
-			res.NextCursor = res.Resources[len(res.Resources)-1].Name
-			break
-		}
+	for _, sess := range page {
 		desc := sess.Description
 		if desc == "" {
 			desc = sess.Project
@@ -194,6 +198,9 @@ func (s *Server) listResources(ctx context.Context, cursor string) (*mcp.ListRes
 			Description: desc + " [" + string(sess.Phase) + "]",
 			MIMEType:    "application/json",
 		})
+	}
+	if more {
+		res.NextCursor = encodeListCursor(ns, page[len(page)-1].Name)
 	}
 	return res, nil
 }

@@ -51,7 +51,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	svc, err := sessions.New(sessions.Options{
-		Client: opts.Client, APIReader: opts.APIReader, Store: opts.Store,
+		Client: opts.Client, APIReader: opts.APIReader, Informers: opts.Informers, Store: opts.Store,
 		Authorizer: opts.Authorizer, Clock: opts.Clock, SyncInterval: opts.SyncInterval,
 		Defaults: opts.Defaults, LocalNamespace: opts.LocalNamespace, Logger: opts.Logger,
 	})

@@ -36,14 +36,14 @@ type ListSessionsArgs struct {
 	Project   string            `json:"project,omitempty" jsonschema:"Only sessions of this project."`
 	Labels    map[string]string `json:"labels,omitempty" jsonschema:"Only sessions carrying all of these labels."`
 	Limit     int               `json:"limit,omitempty" jsonschema:"Most sessions to return (default 50, at most 200)."`
-	Cursor    string            `json:"cursor,omitempty" jsonschema:"next_cursor of a previous call, to continue the list."`
+	Cursor    string            `json:"cursor,omitempty" jsonschema:"next_cursor of a previous call (opaque), to continue the list."`
 }
 
 // ListSessionsResult is list_sessions' result.
 type ListSessionsResult struct {
 	Namespace  string        `json:"namespace"`
 	Sessions   []SessionView `json:"sessions"`
-	NextCursor string        `json:"next_cursor,omitempty"`
+	NextCursor string        `json:"next_cursor,omitempty" jsonschema:"Pass as cursor for the next page; absent on the last page."`
 }
 
 // DeleteResult is delete_session's result.
@@ -166,49 +166,45 @@ func (s *Server) listSessions(ctx context.Context, _ *mcp.CallToolRequest, in Li
 	if err := s.sessions.Authorize(ctx, id, auth.VerbList, ns, ""); err != nil {
 		return nil, ListSessionsResult{}, err
 	}
-	all, err := s.sessions.List(ctx, ns)
+	after, err := decodeListCursor(in.Cursor, ns, "list_sessions")
 	if err != nil {
 		return nil, ListSessionsResult{}, err
 	}
-	res := ListSessionsResult{Namespace: ns, Sessions: []SessionView{}}
-	for _, sess := range filterSessions(all, in.Project, in.Labels, in.Cursor) {
-		if len(res.Sessions) == limit {
-			res.NextCursor = res.Sessions[limit-1].SessionID
-			break
-		}
+	page, more, err := s.sessions.Page(ctx, sessions.PageRequest{Namespace: ns, After: after, Limit: limit, Match: sessionFilter(in.Project, in.Labels)})
+	if err != nil {
+		return nil, ListSessionsResult{}, err
+	}
+	res := ListSessionsResult{Namespace: ns, Sessions: make([]SessionView, 0, len(page))}
+	for _, sess := range page {
 		st, err := s.sessions.Stats(ctx, sess)
 		if err != nil {
 			return nil, ListSessionsResult{}, err
 		}
 		res.Sessions = append(res.Sessions, viewOf(sess, st))
 	}
+	if more {
+		res.NextCursor = encodeListCursor(ns, page[len(page)-1].Name)
+	}
 	return nil, res, nil
 }
 
-// filterSessions keeps, in name order, the sessions after cursor that match
-// project (when given) and carry every label asked for.
-func filterSessions(all []sessions.Session, project string, labels map[string]string, cursor string) []sessions.Session {
-	out := make([]sessions.Session, 0, len(all))
-	for _, sess := range all {
-		if cursor != "" && sess.Name <= cursor {
-			continue
-		}
+// sessionFilter accepts the sessions of project (when given) that carry
+// every label asked for; nil when nothing is asked.
+func sessionFilter(project string, labels map[string]string) func(sessions.Session) bool {
+	if project == "" && len(labels) == 0 {
+		return nil
+	}
+	return func(sess sessions.Session) bool {
 		if project != "" && sess.Project != project {
-			continue
+			return false
 		}
-		match := true
 		for k, v := range labels {
 			if got, ok := sess.Labels[k]; !ok || got != v {
-				match = false
-				break
+				return false
 			}
 		}
-		if match {
-			out = append(out, sess)
-		}
+		return true
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 func (s *Server) suspendSession(ctx context.Context, _ *mcp.CallToolRequest, in SessionArgs) (*mcp.CallToolResult, SessionResult, error) {

@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -255,34 +256,61 @@ func TestAttributesAndLabels(t *testing.T) {
 	}
 }
 
-func TestFilterSessions(t *testing.T) {
+func TestSessionFilter(t *testing.T) {
 	all := []sessions.Session{
-		{Name: "c", Project: "p", Labels: map[string]string{"purpose": "debugging"}},
 		{Name: "a", Project: "p"},
 		{Name: "b", Project: "q", Labels: map[string]string{"purpose": "debugging"}},
+		{Name: "c", Project: "p", Labels: map[string]string{"purpose": "debugging"}},
 	}
-	names := func(ss []sessions.Session) string {
-		var n []string
-		for _, s := range ss {
-			n = append(n, s.Name)
-		}
-		return strings.Join(n, ",")
+	if sessionFilter("", nil) != nil {
+		t.Error("no project and no labels must filter nothing")
 	}
 	for _, c := range []struct {
 		project string
 		labels  map[string]string
-		cursor  string
 		want    string
 	}{
-		{"", nil, "", "a,b,c"},
-		{"p", nil, "", "a,c"},
-		{"", map[string]string{"purpose": "debugging"}, "", "b,c"},
-		{"", nil, "a", "b,c"},
-		{"p", map[string]string{"purpose": "debugging"}, "", "c"},
-		{"", map[string]string{"purpose": "other"}, "", ""},
+		{"p", nil, "a,c"},
+		{"", map[string]string{"purpose": "debugging"}, "b,c"},
+		{"p", map[string]string{"purpose": "debugging"}, "c"},
+		{"", map[string]string{"purpose": "other"}, ""},
 	} {
-		if got := names(filterSessions(all, c.project, c.labels, c.cursor)); got != c.want {
-			t.Errorf("filterSessions(%q, %v, %q) = %q, want %q", c.project, c.labels, c.cursor, got, c.want)
+		match := sessionFilter(c.project, c.labels)
+		var got []string
+		for _, s := range all {
+			if match(s) {
+				got = append(got, s.Name)
+			}
+		}
+		if strings.Join(got, ",") != c.want {
+			t.Errorf("sessionFilter(%q, %v) keeps %q, want %q", c.project, c.labels, got, c.want)
+		}
+	}
+}
+
+// Listing cursors are opaque, carry their namespace, and refuse anything
+// else with a caller error.
+func TestListCursor(t *testing.T) {
+	for _, name := range []string{"a", "debug-memory-leak-2025-09", "x.y-z"} {
+		c := encodeListCursor("payments", name)
+		if strings.Contains(c, name) || strings.Contains(c, "payments") {
+			t.Errorf("cursor %q shows what it holds", c)
+		}
+		got, err := decodeListCursor(c, "payments", "list_sessions")
+		if err != nil || got != name {
+			t.Errorf("cursor for %q decodes to %q, %v", name, got, err)
+		}
+	}
+	if got, err := decodeListCursor("", "payments", "list_sessions"); got != "" || err != nil {
+		t.Errorf("no cursor = %q, %v", got, err)
+	}
+	if _, err := decodeListCursor(encodeListCursor("payments", "a"), "other", "list_sessions"); err == nil || !strings.Contains(err.Error(), `namespace "payments"`) {
+		t.Errorf("a cursor of another namespace: %v", err)
+	}
+	for _, bad := range []string{"a", "seq-5", "!!!", base64.RawURLEncoding.EncodeToString([]byte("l0/payments/a")),
+		base64.RawURLEncoding.EncodeToString([]byte("l1/payments/"))} {
+		if _, err := decodeListCursor(bad, "payments", "list_sessions"); !isCallerError(err) {
+			t.Errorf("decodeListCursor(%q) = %v, want a caller error", bad, err)
 		}
 	}
 }
@@ -352,4 +380,9 @@ func TestRenderBriefing(t *testing.T) {
 			t.Errorf("renderBriefing lacks %q:\n%s", want, got)
 		}
 	}
+}
+
+func isCallerError(err error) bool {
+	var ue *userError
+	return errors.As(err, &ue)
 }

@@ -11,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
@@ -31,6 +33,9 @@ type kubeRegistry struct {
 	defaults lifecycle.Defaults
 	// activity returns activity recorded but not yet written to status.
 	activity func(types.NamespacedName) time.Time
+	// names orders the cached sessions of each namespace for Page; nil
+	// without an informer, when Page orders one listing per call.
+	names *nameIndex
 }
 
 var _ registry = (*kubeRegistry)(nil)
@@ -118,11 +123,15 @@ func (r *kubeRegistry) admitQuota(ctx context.Context, spec CreateSpec) error {
 	return nil
 }
 
+// get returns the session, from the cache when it is there. The object
+// may be the cache's own: callers only read it.
 func (r *kubeRegistry) get(ctx context.Context, namespace, name string) (*v1alpha1.McpSession, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	obj := &v1alpha1.McpSession{}
-	err := r.c.Get(ctx, key, obj)
-	if apierrors.IsNotFound(err) {
+	// The cache's own copy, read-only (see observeWith): a deep copy of
+	// every session read cost more than the rest of a tool call's lookup.
+	err := r.c.Get(ctx, key, obj, client.UnsafeDisableDeepCopy)
+	if err != nil && apierrors.IsNotFound(err) {
 		err = r.reader.Get(ctx, key, obj)
 	}
 	if apierrors.IsNotFound(err) {
@@ -166,6 +175,72 @@ func (r *kubeRegistry) List(ctx context.Context, namespace string) ([]Session, e
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Page reads one page of the namespace's sessions from the cache, in name
+// order, through the name index: the cost of a page does not grow with
+// the namespace.
+func (r *kubeRegistry) Page(ctx context.Context, req PageRequest) ([]Session, bool, error) {
+	idx := r.names
+	if idx == nil {
+		idx = newNameIndex()
+		list := &v1alpha1.McpSessionList{}
+		if err := r.c.List(ctx, list, client.InNamespace(req.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+			return nil, false, fmt.Errorf("list sessions in %s: %w", req.Namespace, err)
+		}
+		for i := range list.Items {
+			idx.add(req.Namespace, list.Items[i].Name)
+		}
+	}
+	policies, err := r.policies(ctx, req.Namespace)
+	if err != nil {
+		return nil, false, err
+	}
+	now := r.clock.Now()
+	return page(idx, req, func(name string) (Session, bool, error) {
+		key := types.NamespacedName{Namespace: req.Namespace, Name: name}
+		obj := &v1alpha1.McpSession{}
+		if err := r.c.Get(ctx, key, obj, client.UnsafeDisableDeepCopy); err != nil {
+			if apierrors.IsNotFound(err) {
+				return Session{}, false, nil // deleted since the index saw it
+			}
+			return Session{}, false, fmt.Errorf("get session %s: %w", key, err)
+		}
+		if obj.DeletionTimestamp != nil {
+			return Session{}, false, nil
+		}
+		return observe(now, obj, policies, r.defaults, r.activity(key)), true, nil
+	})
+}
+
+// indexNames keeps r.names from the informer's events, for as long as
+// the informer runs (the manager's lifetime).
+func (r *kubeRegistry) indexNames(ctx context.Context, informers cache.Informers) error {
+	inf, err := informers.GetInformer(ctx, &v1alpha1.McpSession{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("informer for the session index: %w", err)
+	}
+	idx := newNameIndex()
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if o, ok := obj.(client.Object); ok {
+				idx.add(o.GetNamespace(), o.GetName())
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if o, ok := obj.(client.Object); ok {
+				idx.remove(o.GetNamespace(), o.GetName())
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("index sessions by name: %w", err)
+	}
+	r.names = idx
+	return nil
 }
 
 // patchSpec merge-patches spec fields the MCP server sets on behalf of the

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"math"
 	"sync"
 	"time"
 
@@ -56,14 +56,45 @@ func (r *localRecord) object() *v1alpha1.McpSession {
 // defaults (no policies locally), records the decision with
 // lifecycle.ApplyDecision as the controller does, and a terminated session
 // past its retention is erased on the next read.
+//
+// Every record is read once, on first use, and kept in memory with its
+// settings: this process is the store's only writer (Pebble locks its
+// folder), so the copy never goes stale, and a tool call costs no read and
+// no decoding of the registry. A failed write drops the copy, which is
+// read again on the next call.
 type localRegistry struct {
 	st       *store.Store
 	clock    clock.PassiveClock
 	defaults lifecycle.Defaults
 	activity func(types.NamespacedName) time.Time
 
-	mu   sync.Mutex
-	init bool
+	mu      sync.Mutex
+	loaded  bool
+	records map[string]*localEntry // by localKey
+	names   *nameIndex
+}
+
+// localEntry is one record in memory: the settings its labels and spec
+// resolve to, and the decision its status was last rendered from, so a
+// call whose decision is unchanged skips rendering and comparing status.
+type localEntry struct {
+	rec     *localRecord
+	set     lifecycle.Settings
+	applied renderedDecision
+}
+
+// renderedDecision is what ApplyDecision renders status from, besides the
+// settings: re-applying the same one to the status it produced changes
+// nothing (see lifecycle.ApplyDecision).
+type renderedDecision struct {
+	phase                                           v1alpha1.Phase
+	reason                                          string
+	suspendedAt, resumedAt, terminatedAt, expiresAt time.Time
+}
+
+func renderedOf(d lifecycle.Decision) renderedDecision {
+	return renderedDecision{phase: d.Phase, reason: d.Reason, suspendedAt: d.SuspendedAt,
+		resumedAt: d.ResumedAt, terminatedAt: d.TerminatedAt, expiresAt: d.ExpiresAt}
 }
 
 var _ registry = (*localRegistry)(nil)
@@ -77,20 +108,41 @@ func localKey(namespace, name string) (string, error) {
 	return k, nil
 }
 
-// ensure creates the registry's own store session on first use.
+// ensure creates the registry's own store session on first use and reads
+// every record into memory.
 func (r *localRegistry) ensure(ctx context.Context) error {
-	if r.init {
+	if r.loaded {
 		return nil
 	}
 	_, err := r.st.Create(ctx, store.SessionRef{UID: localRegistryUID, Name: localRegistryUID})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("open local registry: %w", err)
 	}
-	r.init = true
+	entries, err := r.st.ListContext(ctx, localRegistryUID, "")
+	if err != nil {
+		return fmt.Errorf("read local registry: %w", err)
+	}
+	r.records, r.names = make(map[string]*localEntry, len(entries)), newNameIndex()
+	for _, e := range entries {
+		rec := &localRecord{}
+		if err := json.Unmarshal(e.Value, rec); err != nil {
+			return fmt.Errorf("decode local session %s: %w", e.Key, err)
+		}
+		r.keep(e.Key, rec)
+	}
+	r.loaded = true
 	return nil
 }
 
-func (r *localRegistry) load(ctx context.Context, namespace, name string) (*localRecord, error) {
+// keep puts a record in memory under key k.
+func (r *localRegistry) keep(k string, rec *localRecord) *localEntry {
+	e := &localEntry{rec: rec, set: lifecycle.SettingsFor(rec.Labels, rec.Spec, nil, r.defaults)}
+	r.records[k] = e
+	r.names.add(rec.Namespace, rec.Name)
+	return e
+}
+
+func (r *localRegistry) load(ctx context.Context, namespace, name string) (*localEntry, error) {
 	if err := r.ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -98,36 +150,33 @@ func (r *localRegistry) load(ctx context.Context, namespace, name string) (*loca
 	if err != nil {
 		return nil, err
 	}
-	e, err := r.st.GetContext(ctx, localRegistryUID, k)
-	if errors.Is(err, store.ErrNotFound) {
+	e := r.records[k]
+	if e == nil {
 		return nil, &NotFoundError{Namespace: namespace, Name: name}
 	}
-	if err != nil {
-		return nil, err
-	}
-	rec := &localRecord{}
-	if err := json.Unmarshal(e.Value, rec); err != nil {
-		return nil, fmt.Errorf("decode local session %s: %w", k, err)
-	}
-	return rec, nil
+	return e, nil
 }
 
+// save writes a record. If the write fails, what is in memory may be
+// ahead of the store: it is dropped and read again on the next call.
 func (r *localRegistry) save(ctx context.Context, rec *localRecord) error {
 	k, err := localKey(rec.Namespace, rec.Name)
 	if err != nil {
 		return err
 	}
 	raw, err := json.Marshal(rec)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = r.st.SetContext(ctx, localRegistryUID, k, raw, store.Limits{})
 	}
-	if _, err := r.st.SetContext(ctx, localRegistryUID, k, raw, store.Limits{}); err != nil {
+	if err != nil {
+		r.loaded = false
 		return fmt.Errorf("save local session %s: %w", k, err)
 	}
 	return nil
 }
 
 func (r *localRegistry) remove(ctx context.Context, rec *localRecord) error {
+	r.loaded = false // read again should anything below fail
 	if err := r.st.Erase(ctx, rec.UID); err != nil {
 		return err
 	}
@@ -138,37 +187,45 @@ func (r *localRegistry) remove(ctx context.Context, rec *localRecord) error {
 	if err := r.st.DeleteContext(ctx, localRegistryUID, k); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("remove local session %s: %w", k, err)
 	}
+	delete(r.records, k)
+	r.names.remove(rec.Namespace, rec.Name)
+	r.loaded = true
 	return nil
 }
 
-// reconcile applies the lifecycle to rec at now, persisting any change.
-// It returns a *NotFoundError when retention has run out (and erases).
-func (r *localRegistry) reconcile(ctx context.Context, rec *localRecord) (Session, error) {
+// reconcile applies the lifecycle to a record at now, persisting any
+// change. It returns a *NotFoundError when retention has run out (and
+// erases).
+func (r *localRegistry) reconcile(ctx context.Context, e *localEntry) (Session, error) {
 	now := r.clock.Now()
+	rec := e.rec
 	key := types.NamespacedName{Namespace: rec.Namespace, Name: rec.Name}
-	obj := rec.object()
-	if act := r.activity(key); act.After(lifecycle.LastActivity(obj)) {
+	act := r.activity(key)
+	view := rec.object()
+	if act.After(lifecycle.LastActivity(view)) {
 		// Decide on activity not yet written back, as observe does.
-		obj.Status.LastActivityTime = &metav1.Time{Time: act}
+		view.Status.LastActivityTime = &metav1.Time{Time: act}
 	}
-	set := lifecycle.SettingsFor(obj.Labels, obj.Spec, nil, r.defaults)
-	d := lifecycle.Decide(now, obj, set, false)
+	d := lifecycle.Decide(now, view, e.set, false)
 	if d.Delete {
 		if err := r.remove(ctx, rec); err != nil {
 			return Session{}, err
 		}
 		return Session{}, &NotFoundError{Namespace: rec.Namespace, Name: rec.Name}
 	}
-	lifecycle.ApplyDecision(obj, d, set, now)
-	// Pending activity stays pending: the status sync writes it.
-	obj.Status.LastActivityTime = rec.Status.LastActivityTime
-	if !equality.Semantic.DeepEqual(obj.Status, rec.Status) {
-		rec.Status = obj.Status
-		if err := r.save(ctx, rec); err != nil {
-			return Session{}, err
+	if rendered := renderedOf(d); rendered != e.applied {
+		obj := rec.object()
+		obj.Status = *rec.Status.DeepCopy()
+		lifecycle.ApplyDecision(obj, d, e.set, now)
+		if !equality.Semantic.DeepEqual(obj.Status, rec.Status) {
+			rec.Status = obj.Status
+			if err := r.save(ctx, rec); err != nil {
+				return Session{}, err
+			}
 		}
+		e.applied = rendered
 	}
-	return observe(now, rec.object(), nil, r.defaults, r.activity(key)), nil
+	return observeWith(now, rec.object(), e.set, act), nil
 }
 
 // Settings resolves spec over the operator's defaults: there are no
@@ -185,6 +242,10 @@ func (r *localRegistry) Create(ctx context.Context, spec CreateSpec) (Session, e
 	} else if !errors.Is(err, ErrNotFound) {
 		return Session{}, err
 	}
+	k, err := localKey(spec.Namespace, spec.Name)
+	if err != nil {
+		return Session{}, err
+	}
 	rec := &localRecord{
 		UID: string(uuid.NewUUID()), Namespace: spec.Namespace, Name: spec.Name, Labels: spec.Labels,
 		// Stored at second precision like a Kubernetes creationTimestamp.
@@ -194,60 +255,57 @@ func (r *localRegistry) Create(ctx context.Context, spec CreateSpec) (Session, e
 	if err := r.save(ctx, rec); err != nil {
 		return Session{}, err
 	}
-	return r.reconcile(ctx, rec)
+	return r.reconcile(ctx, r.keep(k, rec))
 }
 
 func (r *localRegistry) Get(ctx context.Context, namespace, name string) (Session, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec, err := r.load(ctx, namespace, name)
+	e, err := r.load(ctx, namespace, name)
 	if err != nil {
 		return Session{}, err
 	}
-	return r.reconcile(ctx, rec)
+	return r.reconcile(ctx, e)
 }
 
 func (r *localRegistry) List(ctx context.Context, namespace string) ([]Session, error) {
+	out, _, err := r.Page(ctx, PageRequest{Namespace: namespace, Limit: math.MaxInt32})
+	return out, err
+}
+
+// Page reads one page of the namespace's sessions in name order.
+func (r *localRegistry) Page(ctx context.Context, req PageRequest) ([]Session, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.ensure(ctx); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	entries, err := r.st.ListContext(ctx, localRegistryUID, namespace+"/")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Session, 0, len(entries))
-	for _, e := range entries {
-		rec := &localRecord{}
-		if err := json.Unmarshal(e.Value, rec); err != nil {
-			return nil, fmt.Errorf("decode local session %s: %w", e.Key, err)
-		}
-		s, err := r.reconcile(ctx, rec)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+	return page(r.names, req, func(name string) (Session, bool, error) {
+		e, err := r.load(ctx, req.Namespace, name)
 		if err != nil {
-			return nil, err
+			return Session{}, false, err
 		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+		s, err := r.reconcile(ctx, e)
+		if errors.Is(err, ErrNotFound) {
+			return Session{}, false, nil // retention ran out: erased
+		}
+		return s, err == nil, err
+	})
 }
 
 func (r *localRegistry) mutateSpec(ctx context.Context, namespace, name string, fn func(*v1alpha1.McpSessionSpec)) (Session, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec, err := r.load(ctx, namespace, name)
+	e, err := r.load(ctx, namespace, name)
 	if err != nil {
 		return Session{}, err
 	}
-	fn(&rec.Spec)
-	if err := r.save(ctx, rec); err != nil {
+	fn(&e.rec.Spec)
+	e.set, e.applied = lifecycle.SettingsFor(e.rec.Labels, e.rec.Spec, nil, r.defaults), renderedDecision{}
+	if err := r.save(ctx, e.rec); err != nil {
 		return Session{}, err
 	}
-	return r.reconcile(ctx, rec)
+	return r.reconcile(ctx, e)
 }
 
 func (r *localRegistry) SetSuspend(ctx context.Context, namespace, name string, suspend bool) (Session, error) {
@@ -285,14 +343,14 @@ func (r *localRegistry) WriteStatus(ctx context.Context, namespace, name, uid st
 // loadUID loads a session that must still be the one with uid: a new
 // session of the same name is not the one asked for.
 func (r *localRegistry) loadUID(ctx context.Context, namespace, name, uid string) (*localRecord, error) {
-	rec, err := r.load(ctx, namespace, name)
+	e, err := r.load(ctx, namespace, name)
 	if err != nil {
 		return nil, err
 	}
-	if rec.UID != uid {
+	if e.rec.UID != uid {
 		return nil, &NotFoundError{Namespace: namespace, Name: name}
 	}
-	return rec, nil
+	return e.rec, nil
 }
 
 // WaitActive has nothing to wait for: the local registry decides the phase

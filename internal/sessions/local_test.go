@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -39,10 +40,7 @@ func TestLocalRegistryRecordsTheControllersStatus(t *testing.T) {
 	if _, err := r.Create(ctx, CreateSpec{Namespace: "default", Name: "s", Owner: "me"}); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := r.load(ctx, "default", "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := stored(t, r, "default", "s")
 	ready := meta.FindStatusCondition(rec.Status.Conditions, v1alpha1.ConditionReady)
 	if ready == nil || ready.Status != "True" || !ready.LastTransitionTime.Time.Equal(clk.Now()) {
 		t.Fatalf("Ready condition = %+v, want True since %v", ready, clk.Now())
@@ -53,9 +51,7 @@ func TestLocalRegistryRecordsTheControllersStatus(t *testing.T) {
 	if _, err := r.SetSuspend(ctx, "default", "s", true); err != nil {
 		t.Fatal(err)
 	}
-	if rec, err = r.load(ctx, "default", "s"); err != nil {
-		t.Fatal(err)
-	}
+	rec = stored(t, r, "default", "s")
 	ready = meta.FindStatusCondition(rec.Status.Conditions, v1alpha1.ConditionReady)
 	if rec.Status.Phase != v1alpha1.PhaseSuspended || ready.Status != "False" || ready.Reason != v1alpha1.ReasonRequested ||
 		!ready.LastTransitionTime.Time.Equal(clk.Now()) {
@@ -64,4 +60,19 @@ func TestLocalRegistryRecordsTheControllersStatus(t *testing.T) {
 	if rec.Status.SuspendedAt == nil || !rec.Status.SuspendedAt.Time.Equal(clk.Now()) {
 		t.Errorf("status.suspendedAt = %v, want %v", rec.Status.SuspendedAt, clk.Now())
 	}
+}
+
+// stored reads a session's record as the store holds it, not as the
+// registry keeps it in memory.
+func stored(t *testing.T, r *localRegistry, namespace, name string) *localRecord {
+	t.Helper()
+	e, err := r.st.GetContext(context.Background(), localRegistryUID, namespace+"/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &localRecord{}
+	if err := json.Unmarshal(e.Value, rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }

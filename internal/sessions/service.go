@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
@@ -32,6 +33,10 @@ type Options struct {
 	// APIReader reads straight from the apiserver, for the moments the
 	// cache may lag (a session created a moment ago). Defaults to Client.
 	APIReader client.Reader
+	// Informers, usually the manager's cache, keeps the name index that
+	// pages of a listing are read through (see Page). Without it each
+	// page lists and orders the whole namespace.
+	Informers cache.Informers
 	// Store holds the sessions' data. Required.
 	Store *store.Store
 	// Authorizer checks callers that are not Unrestricted; nil refuses
@@ -101,7 +106,13 @@ func New(opts Options) (*Service, error) {
 	if s.local {
 		s.reg = &localRegistry{st: opts.Store, clock: opts.Clock, defaults: *opts.Defaults, activity: activity}
 	} else {
-		s.reg = &kubeRegistry{c: opts.Client, reader: opts.APIReader, clock: opts.Clock, defaults: *opts.Defaults, activity: activity}
+		kr := &kubeRegistry{c: opts.Client, reader: opts.APIReader, clock: opts.Clock, defaults: *opts.Defaults, activity: activity}
+		if opts.Informers != nil {
+			if err := kr.indexNames(context.Background(), opts.Informers); err != nil {
+				return nil, err
+			}
+		}
+		s.reg = kr
 	}
 	syncer = newStatusSyncer(s.reg, opts.Store, opts.Clock, opts.SyncInterval, opts.Logger)
 	s.sync = syncer
@@ -126,6 +137,16 @@ func (s *Service) Get(ctx context.Context, namespace, name string) (Session, err
 // List returns the sessions of a namespace, sorted by name.
 func (s *Service) List(ctx context.Context, namespace string) ([]Session, error) {
 	return s.reg.List(ctx, namespace)
+}
+
+// Page returns one page of a namespace's sessions in name order, and
+// whether more follow: the sessions after req.After that req.Match
+// accepts, at most req.Limit. A page starts where the previous one ended
+// by name, so a walk through the pages returns every session that exists
+// throughout exactly once, however many are created or deleted meanwhile,
+// and costs the same at any depth of the namespace.
+func (s *Service) Page(ctx context.Context, req PageRequest) ([]Session, bool, error) {
+	return s.reg.Page(ctx, req)
 }
 
 // Stats reads a session's exact counters; a session whose store entry is

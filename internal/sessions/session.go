@@ -18,7 +18,9 @@ type Session struct {
 	Namespace, Name, UID string
 	Project, Description string
 	Owner                string
-	Labels, Attributes   map[string]string
+	// Labels and Attributes may be the cached object's own maps: read
+	// them, never modify them.
+	Labels, Attributes map[string]string
 
 	// Suspend and Terminate are the desired state (spec).
 	Suspend, Terminate bool
@@ -88,6 +90,9 @@ type registry interface {
 	Get(ctx context.Context, namespace, name string) (Session, error)
 	// List returns the sessions of a namespace, sorted by name.
 	List(ctx context.Context, namespace string) ([]Session, error)
+	// Page returns one page of a namespace's sessions, sorted by name,
+	// and whether more follow.
+	Page(ctx context.Context, req PageRequest) ([]Session, bool, error)
 	// SetSuspend sets the desired suspend state (spec.suspend).
 	SetSuspend(ctx context.Context, namespace, name string, suspend bool) (Session, error)
 	// Terminate sets spec.terminate (irreversible).
@@ -110,11 +115,20 @@ type registry interface {
 // idle past its timeout, one created a moment ago with no status at all).
 // activity is activity recorded here but not yet written to status.
 func observe(now time.Time, obj *v1alpha1.McpSession, policies []v1alpha1.McpSessionPolicy, defaults lifecycle.Defaults, activity time.Time) Session {
-	set := lifecycle.SettingsFor(obj.Labels, obj.Spec, policies, defaults)
+	return observeWith(now, obj, lifecycle.SettingsFor(obj.Labels, obj.Spec, policies, defaults), activity)
+}
+
+// observeWith is observe with the settings already resolved. obj is only
+// read: it may be the cache's own copy, and the Session shares its label
+// and attribute maps, which nobody may modify.
+func observeWith(now time.Time, obj *v1alpha1.McpSession, set lifecycle.Settings, activity time.Time) Session {
 	view := obj
 	if activity.After(lifecycle.LastActivity(obj)) {
-		view = obj.DeepCopy()
-		view.Status.LastActivityTime = &metav1.Time{Time: activity}
+		// Decide reads status.lastActivityTime: a shallow copy carrying
+		// the pending activity leaves obj as it is.
+		shallow := *obj
+		shallow.Status.LastActivityTime = &metav1.Time{Time: activity}
+		view = &shallow
 	}
 	d := lifecycle.Decide(now, view, set, false)
 	s := Session{
