@@ -105,30 +105,41 @@ func Resolve(spec v1alpha1.McpSessionSpec, policy *v1alpha1.McpSessionPolicy, d 
 		sl = *spec.Limits
 	}
 
-	var sources []string
+	// Every MCP call resolves settings, so the sources are written into
+	// one buffer rather than joined from a string per setting.
+	var sources strings.Builder
+	sources.Grow(128)
+	source := func(key, from string) {
+		if sources.Len() > 0 {
+			sources.WriteByte(',')
+		}
+		sources.WriteString(key)
+		sources.WriteByte('=')
+		sources.WriteString(from)
+	}
 	duration := func(key string, s, p *metav1.Duration, def time.Duration) time.Duration {
 		switch {
 		case s != nil:
-			sources = append(sources, key+"="+SourceSpec)
+			source(key, SourceSpec)
 			return s.Duration
 		case p != nil:
-			sources = append(sources, key+"="+SourcePolicy)
+			source(key, SourcePolicy)
 			return p.Duration
 		default:
-			sources = append(sources, key+"="+SourceDefault)
+			source(key, SourceDefault)
 			return def
 		}
 	}
 	limit := func(key string, s, p, def *int64) *int64 {
 		switch {
 		case s != nil:
-			sources = append(sources, key+"="+SourceSpec)
+			source(key, SourceSpec)
 			return copyInt(s)
 		case p != nil:
-			sources = append(sources, key+"="+SourcePolicy)
+			source(key, SourcePolicy)
 			return copyInt(p)
 		case def != nil:
-			sources = append(sources, key+"="+SourceDefault)
+			source(key, SourceDefault)
 			return copyInt(def)
 		default:
 			return nil // unlimited: nothing to explain
@@ -141,7 +152,7 @@ func Resolve(spec v1alpha1.McpSessionSpec, policy *v1alpha1.McpSessionPolicy, d 
 	out.Limits.MaxContextBytes = limit("maxContextBytes", sl.MaxContextBytes, pl.MaxContextBytes, d.Limits.MaxContextBytes)
 	out.Limits.MaxMessages = limit("maxMessages", sl.MaxMessages, pl.MaxMessages, d.Limits.MaxMessages)
 	out.Limits.MaxValueBytes = limit("maxValueBytes", sl.MaxValueBytes, pl.MaxValueBytes, d.Limits.MaxValueBytes)
-	out.Sources = strings.Join(sources, ",")
+	out.Sources = sources.String()
 	return out
 }
 
