@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 )
@@ -36,8 +34,8 @@ type Options struct {
 }
 
 // Setup registers the McpSession and McpSessionPolicy controllers with the
-// manager. The manager should be built with CacheOptions (or at least its
-// transform) so the cache does not hold managedFields of every session.
+// manager. The manager should be built with CacheOptions, so the cache
+// holds only what the manager reads of every session.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.Store == nil {
 		return errors.New("controllers: Options.Store is required: deleted sessions would keep their data")
@@ -58,21 +56,4 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up policy controller: %w", err)
 	}
 	return nil
-}
-
-// CacheOptions returns the manager cache options these controllers are
-// meant to run with: objects are stored without managedFields, which for
-// sessions written by several managers (kubectl, GitOps tools, the MCP
-// server, this controller) is often the larger half of each cached object.
-// Predicates would not help: they filter events, not what the informer keeps.
-func CacheOptions() cache.Options {
-	return cache.Options{DefaultTransform: TransformStripManagedFields()}
-}
-
-// TransformStripManagedFields drops metadata.managedFields before an object
-// enters the cache, for use as cache.Options.DefaultTransform. Nothing in
-// the manager reads managedFields, and the API server keeps the stored
-// managedFields when a patch or update omits them, so stripping loses nothing.
-func TransformStripManagedFields() toolscache.TransformFunc {
-	return cache.TransformStripManagedFields()
 }

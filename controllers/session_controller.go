@@ -78,7 +78,7 @@ func (r *SessionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if workers <= 0 {
 		workers = DefaultMaxConcurrentReconciles
 	}
-	if err := indexOwner(mgr); err != nil {
+	if err := indexOwner(mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).

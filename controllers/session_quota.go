@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -22,8 +21,8 @@ import (
 // one owner's sessions instead of the whole namespace.
 const ownerIndex = "spec.owner"
 
-func indexOwner(mgr manager.Manager) error {
-	err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.McpSession{}, ownerIndex,
+func indexOwner(fi client.FieldIndexer) error {
+	err := fi.IndexField(context.Background(), &v1alpha1.McpSession{}, ownerIndex,
 		func(o client.Object) []string {
 			if owner := o.(*v1alpha1.McpSession).Spec.Owner; owner != "" {
 				return []string{owner}

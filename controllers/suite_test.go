@@ -176,10 +176,7 @@ func start(t *testing.T, defaults lifecycle.Defaults) *harness {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{ns: {}},
-			DefaultTransform:  TransformStripManagedFields(),
-		},
+		Cache:                  cacheFor(ns),
 		// Every test builds the same controllers again in this process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -221,4 +218,11 @@ func start(t *testing.T, defaults lifecycle.Defaults) *harness {
 		t.Fatal("cache did not sync")
 	}
 	return h
+}
+
+// cacheFor is CacheOptions for one namespace.
+func cacheFor(ns string) cache.Options {
+	opts := CacheOptions()
+	opts.DefaultNamespaces = map[string]cache.Config{ns: {}}
+	return opts
 }
