@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,6 +57,11 @@ type SessionReconciler struct {
 	Recorder events.EventRecorder
 	// MaxConcurrentReconciles; 0 means DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
+
+	// events writes Recorder's Events within the Event budget (see
+	// EventRate); made by SetupWithManager, or on first use.
+	events     *eventBudget
+	eventsOnce sync.Once
 }
 
 // errStale reports that the object changed since it was read; the watch
@@ -73,6 +79,10 @@ func (r *SessionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(EventSource)
+	}
+	// The budget's summaries are written by the leader, like the Events.
+	if err := mgr.Add(r.eventer()); err != nil {
+		return fmt.Errorf("add the event budget: %w", err)
 	}
 	workers := r.MaxConcurrentReconciles
 	if workers <= 0 {
@@ -155,12 +165,22 @@ func (r *SessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 			if reason == lifecycle.EventQuotaExceeded {
 				eventType = corev1.EventTypeWarning
 			}
-			r.Recorder.Eventf(s, nil, eventType, reason, actionOf(d.Phase), "%s", transitionMessage(s, d, set))
+			r.eventer().eventf(s, eventType, reason, actionOf(d.Phase), transitionMessage(s, d, set))
 		}
 		logger.Info("session transitioned", "from", d.From, "to", d.Phase, "reason", d.Reason)
 	}
 	sessionPhases.observe(req.NamespacedName, d.Phase)
 	return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
+}
+
+// eventer is the reconciler's Event budget.
+func (r *SessionReconciler) eventer() *eventBudget {
+	r.eventsOnce.Do(func() {
+		if r.events == nil {
+			r.events = newEventBudget(r.Recorder, r.Clock)
+		}
+	})
+	return r.events
 }
 
 // sessionsOfNamespace maps a policy to every session in its namespace: the

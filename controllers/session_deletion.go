@@ -76,8 +76,8 @@ func (r *SessionReconciler) deleteAfterRetention(ctx context.Context, now time.T
 	}
 	late := now.Sub(d.DeleteAt)
 	deletionDelay.Observe(late.Seconds())
-	r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, EventDeleted, "Delete",
-		"Retention of %s after termination ran out; deleting the session and its data.", d.DeleteAt.Sub(d.TerminatedAt))
+	r.eventer().eventf(s, corev1.EventTypeNormal, EventDeleted, "Delete",
+		fmt.Sprintf("Retention of %s after termination ran out; deleting the session and its data.", d.DeleteAt.Sub(d.TerminatedAt)))
 	log.FromContext(ctx).Info("deleted session after retention", "terminatedAt", d.TerminatedAt, "late", late)
 	return nil
 }
