@@ -47,6 +47,7 @@ func runManager(args []string) (err error) {
 	var (
 		metricsAddr          string
 		probeAddr            string
+		pprofAddr            string
 		secureMetrics        bool
 		enableLeaderElection bool
 		leaderElectionNS     string
@@ -68,6 +69,7 @@ func runManager(args []string) (err error) {
 	flag.CommandLine.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	fs.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address Go's pprof profiles are served on (/debug/pprof/); 0 disables them. Keep it on loopback: the profiles are not authenticated.")
 	fs.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS, authenticated and authorised against the apiserver.")
 	fs.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so only one manager reconciles at a time.")
 	fs.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; in a cluster it defaults to the pod's own namespace, outside one it must be set.")
@@ -102,6 +104,7 @@ func runManager(args []string) (err error) {
 		return usagef("unknown subcommand or argument %q\n%s", fs.Arg(0), usage())
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	setMemoryLimit(setupLog)
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
@@ -155,6 +158,7 @@ func runManager(args []string) (err error) {
 		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "mcp-session-operator.sessions.mcp.dev",
 		LeaderElectionNamespace: leaderElectionNS,
