@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every benchmark of the project with the iteration counts each one is
-# designed for, and pipes the output to hack/benchreport, which prints one
-# table (figures, targets, baseline ratios) and writes bin/bench/report.md
-# and report.json. Needs KUBEBUILDER_ASSETS (make bench sets it).
+# designed for, keeps the output in bin/bench/raw.txt, and has
+# hack/benchreport print one table (figures, targets, baseline ratios) and
+# write bin/bench/report.md and report.json, with the rows of the last
+# make bench-scale (bin/bench/raw-scale.txt) when there is one. Needs
+# KUBEBUILDER_ASSETS (make bench sets it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="bin/bench"
@@ -23,8 +25,9 @@ bench() { # package, -bench regexp, -benchtime
   bench ./internal/store 'FileBaselineLatency' 100x
   # Lifecycle: 10,000 sessions against the real apiserver.
   bench ./controllers 'Suspend10k' 1x
-  # MCP: add_message over Streamable HTTP with auth vs a bare go-sdk server.
-  if ls internal/mcpserver/*_test.go >/dev/null 2>&1 && grep -q '^func BenchmarkAddMessage' internal/mcpserver/*_test.go; then
-    bench ./internal/mcpserver 'AddMessage' 28000x
-  fi
-} 2>&1 | tee "$raw" | go run ./hack/benchreport -targets hack/bench-targets.tsv -out "$out"
+  # MCP: add_message against the durable floor (and the no-op), over
+  # Streamable HTTP with 1 and 16 clients and over stdio; N calls of each
+  # server per case.
+  bench ./internal/mcpserver 'AddMessage' 14000x
+} 2>&1 | tee "$raw"
+go run ./hack/benchreport -targets hack/bench-targets.tsv -out "$out" "$raw" "$out/raw-scale.txt"

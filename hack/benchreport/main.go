@@ -1,7 +1,10 @@
-// Command benchreport turns `go test -bench` output (stdin) into the project's
+// Command benchreport turns `go test -bench` output (the files named on the
+// command line, one per benchmark run, else stdin) into the project's
 // benchmark report: a markdown table and a JSON file with every measured
 // figure, the target it is held to (hack/bench-targets.tsv) and whether it
-// met it, plus the machine it ran on.
+// met it, plus the machine it ran on and when each input was written.
+//
+//	benchreport -out bin/bench bin/bench/raw.txt bin/bench/raw-scale.txt
 package main
 
 import (
@@ -58,15 +61,38 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	figures, err := parse(os.Stdin)
-	if err != nil {
-		fail(err)
+	var figures []Figure
+	var sources []string
+	if flag.NArg() == 0 {
+		if figures, err = parse(io.TeeReader(os.Stdin, os.Stdout)); err != nil {
+			fail(err)
+		}
+	}
+	// A run that has not happened yet (make bench-scale before make
+	// bench, say) is left out and said so.
+	for _, path := range flag.Args() {
+		f, err := os.Open(path)
+		if os.IsNotExist(err) {
+			sources = append(sources, fmt.Sprintf("%s: not run", filepath.Base(path)))
+			continue
+		}
+		if err != nil {
+			fail(err)
+		}
+		st, _ := f.Stat()
+		got, err := parse(f)
+		_ = f.Close()
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", path, err))
+		}
+		figures = append(figures, got...)
+		sources = append(sources, fmt.Sprintf("%s: written %s", filepath.Base(path), st.ModTime().UTC().Format(time.RFC3339)))
 	}
 	for i := range figures {
 		apply(&figures[i], targets)
 	}
 	figures = append(figures, computeRatios(figures, ratios)...)
-	if err := write(*outDir, figures); err != nil {
+	if err := write(*outDir, figures, sources); err != nil {
 		fail(err)
 	}
 }
@@ -77,12 +103,12 @@ func fail(err error) {
 }
 
 // parse reads `go test -bench` output with golang.org/x/perf/benchfmt
-// (which also follows the `pkg:` lines naming each result's package),
-// copying it to stdout as it goes. Lines that are not results (logs, PASS)
-// pass through; a malformed result line is reported and skipped.
+// (which also follows the `pkg:` lines naming each result's package).
+// Lines that are not results (logs, PASS) are skipped; a malformed result
+// line is reported and skipped.
 func parse(r io.Reader) ([]Figure, error) {
 	var out []Figure
-	br := benchfmt.NewReader(io.TeeReader(r, os.Stdout), "stdin")
+	br := benchfmt.NewReader(r, "stdin")
 	for br.Scan() {
 		switch rec := br.Result().(type) {
 		case *benchfmt.SyntaxError:
@@ -231,7 +257,7 @@ func apply(f *Figure, targets []Target) {
 	}
 }
 
-func write(dir string, figures []Figure) error {
+func write(dir string, figures []Figure, sources []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -244,6 +270,9 @@ func write(dir string, figures []Figure) error {
 
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Benchmark report\n\nRun %s on %s.\n\n", now, machine)
+	if len(sources) > 0 {
+		fmt.Fprintf(&md, "From %s.\n\n", strings.Join(sources, "; "))
+	}
 	md.WriteString("| package | benchmark | metric | value | target | met | note |\n|---|---|---|---:|---|---|---|\n")
 	for _, f := range figures {
 		met := ""
@@ -256,7 +285,7 @@ func write(dir string, figures []Figure) error {
 	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(map[string]any{"time": now, "machine": machine, "figures": figures}, "", "  ")
+	js, err := json.MarshalIndent(map[string]any{"time": now, "machine": machine, "sources": sources, "figures": figures}, "", "  ")
 	if err != nil {
 		return err
 	}

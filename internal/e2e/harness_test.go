@@ -77,7 +77,7 @@ func TestMain(m *testing.M) {
 
 // manager is the real manager binary running as a child process.
 type manager struct {
-	t       *testing.T
+	t       testing.TB
 	dataDir string
 	addr    string
 	args    []string
@@ -87,9 +87,14 @@ type manager struct {
 	// kubeconfig the manager uses (default: the admin's) and the bearer
 	// token MCP clients send (default: none, for --auth=none).
 	kubeconfig, token string
+	// env is added to the manager's environment.
+	env []string
+	// readyTimeout bounds the wait for the MCP endpoint at start (default
+	// a minute; a manager syncing 100,000 sessions takes longer).
+	readyTimeout time.Duration
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,7 +106,7 @@ func freeAddr(t *testing.T) string {
 
 // startManager starts the manager on a fresh data dir with the MCP endpoint
 // on a free loopback port (auth off, as `make dev` runs it).
-func startManager(t *testing.T, extra ...string) *manager {
+func startManager(t testing.TB, extra ...string) *manager {
 	t.Helper()
 	m := &manager{t: t, dataDir: t.TempDir(), addr: freeAddr(t), args: extra}
 	m.start()
@@ -128,7 +133,7 @@ func (m *manager) start() {
 	if kc == "" {
 		kc = kubeconfig
 	}
-	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kc)
+	m.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kc), m.env...)
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
 	if err := m.cmd.Start(); err != nil {
 		m.t.Fatalf("start manager: %v", err)
@@ -141,7 +146,11 @@ func (m *manager) start() {
 // waitReady waits until an MCP client can list tools.
 func (m *manager) waitReady() {
 	m.t.Helper()
-	testenv.Eventually(m.t, 60*time.Second, "the manager to serve MCP", func() string {
+	timeout := m.readyTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	testenv.Eventually(m.t, timeout, "the manager to serve MCP", func() string {
 		select {
 		case err := <-m.done:
 			m.t.Fatalf("manager exited during startup: %v\n%s", err, m.logTail())
@@ -203,7 +212,7 @@ func (m *manager) connect(ctx context.Context) (*mcp.ClientSession, error) {
 	return c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: m.url(), HTTPClient: hc}, nil)
 }
 
-func (m *manager) client(t *testing.T) *mcp.ClientSession {
+func (m *manager) client(t testing.TB) *mcp.ClientSession {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -231,7 +240,7 @@ func call(ctx context.Context, cs *mcp.ClientSession, tool string, args map[stri
 }
 
 // mustCall fails the test unless the tool call succeeds.
-func mustCall(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) string {
+func mustCall(t testing.TB, cs *mcp.ClientSession, tool string, args map[string]any) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -245,7 +254,7 @@ func mustCall(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]
 	return text
 }
 
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
 	if err := k8sClient.Create(context.Background(), ns); err != nil {
