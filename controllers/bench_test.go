@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,38 +72,23 @@ func BenchmarkSuspend10k(b *testing.B) {
 		}
 		start := time.Now()
 		firstDeadline := start.Add(budget)
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		errs := make(chan error, creators)
-		for range creators {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := next.Add(1) - 1
-					if i >= int64(n) {
-						return
-					}
-					// Aim this session's deadline; creationTimestamp (whole
-					// seconds) decides the exact one, which the observer reads.
-					aim := firstDeadline.Add(time.Duration(float64(spread) * float64(i) / float64(n)))
-					idle := time.Until(aim).Round(time.Millisecond)
-					s := &v1alpha1.McpSession{
-						ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s-%05d", i), Namespace: ns,
-							Labels: map[string]string{"bench": "suspend"}},
-						Spec: v1alpha1.McpSessionSpec{Project: "bench", Owner: "bench-user-" + strconv.Itoa(int(i)),
-							Timing: v1alpha1.Timing{IdleTimeout: &metav1.Duration{Duration: idle}}},
-					}
-					if err := creator.Create(ctx, s); err != nil {
-						errs <- fmt.Errorf("create %s: %w", s.Name, err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
+		err = testenv.Parallel(n, creators, func(i int) error {
+			// Aim this session's deadline; creationTimestamp (whole
+			// seconds) decides the exact one, which the observer reads.
+			aim := firstDeadline.Add(time.Duration(float64(spread) * float64(i) / float64(n)))
+			idle := time.Until(aim).Round(time.Millisecond)
+			s := &v1alpha1.McpSession{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s-%05d", i), Namespace: ns,
+					Labels: map[string]string{"bench": "suspend"}},
+				Spec: v1alpha1.McpSessionSpec{Project: "bench", Owner: "bench-user-" + strconv.Itoa(i),
+					Timing: v1alpha1.Timing{IdleTimeout: &metav1.Duration{Duration: idle}}},
+			}
+			if err := creator.Create(ctx, s); err != nil {
+				return fmt.Errorf("create %s: %w", s.Name, err)
+			}
+			return nil
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 		created := time.Since(start)

@@ -167,7 +167,13 @@ func (r *SessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 			}
 			r.eventer().eventf(s, eventType, reason, actionOf(d.Phase), transitionMessage(s, d, set))
 		}
-		logger.Info("session transitioned", "from", d.From, "to", d.Phase, "reason", d.Reason)
+		// A new session's first phase is no news (it has no Event either);
+		// at 100,000 sessions it would be 100,000 log lines at start.
+		if d.From == "" {
+			logger.V(1).Info("session transitioned", "from", d.From, "to", d.Phase, "reason", d.Reason)
+		} else {
+			logger.Info("session transitioned", "from", d.From, "to", d.Phase, "reason", d.Reason)
+		}
 	}
 	sessionPhases.observe(req.NamespacedName, d.Phase)
 	return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil

@@ -144,15 +144,15 @@ func runScale(b *testing.B, c scaleConfig) {
 		args: []string{"--default-idle-timeout=0", "--default-ttl=0", "--default-retention=0",
 			"--metrics-bind-address=" + metricsAddr, "--pprof-bind-address=" + freeAddr(b)},
 		env: []string{fmt.Sprintf("GOMEMLIMIT=%d", c.memLimit)}}
-	start := time.Now()
 	m.start()
 	b.Cleanup(m.stop)
+	start := time.Now()
 	mem := &rssSampler{}
 	mem.follow(m.cmd.Process.Pid)
 	go mem.run(ctx)
 
 	// Calibration: how fast this machine creates and reconciles sessions.
-	calib := max(min(c.sessions/50, 2000), 50)
+	calib := max(min(c.sessions/50, 2000), min(200, c.sessions/5))
 	spreadN := c.sessions - calib - c.burst
 	if spreadN <= 0 {
 		b.Fatalf("SCALE_SESSIONS=%d leaves no session for the spread (calibration %d, burst %d)", c.sessions, calib, c.burst)
@@ -234,7 +234,9 @@ func runScale(b *testing.B, c scaleConfig) {
 	obs.WaitSuspended(b, spreadPrefix, spreadN, lastSpread.Add(5*time.Minute))
 	late := obs.Lateness(spreadPrefix)
 	firstBurst, _ := obs.Deadlines(burstPrefix)
+	profiled := profileCPU(b, m, firstBurst, "scale-burst-cpu.pprof")
 	obs.WaitSuspended(b, burstPrefix, c.burst, burstAt.Add(15*time.Minute))
+	<-profiled
 	burst := obs.LastSuspended(burstPrefix).Sub(firstBurst)
 	events := suspendEvents(b, kc)
 	peak := mem.peakMiB()
@@ -273,38 +275,22 @@ func runScale(b *testing.B, c scaleConfig) {
 // go idle: its idleTimeout is set so that creationTimestamp + idleTimeout
 // falls within the second before it.
 func createSessions(b *testing.B, kc client.Client, prefix string, n, owners int, deadline func(i int) time.Time) {
-	const writers = 16
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				s := &v1.McpSession{
-					ObjectMeta: metav1.ObjectMeta{Namespace: scaleNS, Name: fmt.Sprintf("%s%06d", prefix, i),
-						Labels:     map[string]string{"team": fmt.Sprintf("team-%d", i%20)},
-						Finalizers: []string{v1.StoreFinalizer}},
-					Spec: v1.McpSessionSpec{Project: "scale", Owner: fmt.Sprintf("system:serviceaccount:agents:agent-%d", i%owners)},
-				}
-				if d := deadline(i); !d.IsZero() {
-					s.Spec.IdleTimeout = &metav1.Duration{Duration: time.Until(d).Round(time.Millisecond)}
-				}
-				if err := kc.Create(context.Background(), s); err != nil {
-					errs <- fmt.Errorf("create %s: %w", s.Name, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	err := testenv.Parallel(n, 16, func(i int) error {
+		s := &v1.McpSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: scaleNS, Name: fmt.Sprintf("%s%06d", prefix, i),
+				Labels:     map[string]string{"team": fmt.Sprintf("team-%d", i%20)},
+				Finalizers: []string{v1.StoreFinalizer}},
+			Spec: v1.McpSessionSpec{Project: "scale", Owner: fmt.Sprintf("system:serviceaccount:agents:agent-%d", i%owners)},
+		}
+		if d := deadline(i); !d.IsZero() {
+			s.Spec.IdleTimeout = &metav1.Duration{Duration: time.Until(d).Round(time.Millisecond)}
+		}
+		if err := kc.Create(context.Background(), s); err != nil {
+			return fmt.Errorf("create %s: %w", s.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
 		b.Fatal(err)
 	}
 }
@@ -312,32 +298,17 @@ func createSessions(b *testing.B, kc client.Client, prefix string, n, owners int
 // barePatches merge-patches the status of the burst sessions from writers
 // concurrent writers, and returns how long the apiserver took.
 func barePatches(b *testing.B, kc client.Client, n, writers int) time.Duration {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
 	start := time.Now()
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				s := &v1.McpSession{ObjectMeta: metav1.ObjectMeta{Namespace: scaleNS, Name: fmt.Sprintf("%s%06d", burstPrefix, i)}}
-				patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"counts":{"storedBytes":1}}}`))
-				if err := kc.Status().Patch(context.Background(), s, patch); err != nil {
-					errs <- fmt.Errorf("patch status of %s: %w", s.Name, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	err := testenv.Parallel(n, writers, func(i int) error {
+		s := &v1.McpSession{ObjectMeta: metav1.ObjectMeta{Namespace: scaleNS, Name: fmt.Sprintf("%s%06d", burstPrefix, i)}}
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"counts":{"storedBytes":1}}}`))
+		if err := kc.Status().Patch(context.Background(), s, patch); err != nil {
+			return fmt.Errorf("patch status of %s: %w", s.Name, err)
+		}
+		return nil
+	})
 	took := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	if err != nil {
 		b.Fatal(err)
 	}
 	return took
@@ -413,6 +384,24 @@ func suspendEvents(b *testing.B, kc client.Client) int {
 // writeHeapProfile saves the manager's heap profile to
 // $SCALE_PROFILE_DIR/scale-heap.pprof, when that is set.
 func writeHeapProfile(b *testing.B, m *manager) {
+	saveProfile(b, m, "heap", "scale-heap.pprof")
+}
+
+// profileCPU saves a CPU profile of the manager from at for 20 seconds to
+// $SCALE_PROFILE_DIR/file, when that is set; the channel closes when done.
+func profileCPU(b *testing.B, m *manager, at time.Time, file string) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(time.Until(at))
+		saveProfile(b, m, "profile?seconds=20", file)
+	}()
+	return done
+}
+
+// saveProfile saves /debug/pprof/<path> of the manager to
+// $SCALE_PROFILE_DIR/file, when that is set.
+func saveProfile(b *testing.B, m *manager, path, file string) {
 	dir := os.Getenv("SCALE_PROFILE_DIR")
 	if dir == "" {
 		return
@@ -423,15 +412,15 @@ func writeHeapProfile(b *testing.B, m *manager) {
 			addr = v
 		}
 	}
-	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	resp, err := http.Get("http://" + addr + "/debug/pprof/" + path)
 	if err != nil {
-		b.Logf("heap profile: %v", err)
+		b.Logf("profile %s: %v", path, err)
 		return
 	}
 	defer resp.Body.Close()
-	f, err := os.Create(filepath.Join(dir, "scale-heap.pprof"))
+	f, err := os.Create(filepath.Join(dir, file))
 	if err != nil {
-		b.Logf("heap profile: %v", err)
+		b.Logf("profile %s: %v", path, err)
 		return
 	}
 	defer f.Close()

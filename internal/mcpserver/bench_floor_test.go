@@ -45,15 +45,6 @@ type floorResult struct {
 	Seq       uint64 `json:"seq"`
 }
 
-// floorRecord is the message record, as the store encodes it.
-type floorRecord struct {
-	Seq       uint64         `json:"seq"`
-	Role      string         `json:"role"`
-	Content   string         `json:"content"`
-	Timestamp time.Time      `json:"timestamp"`
-	Metadata  map[string]any `json:"metadata,omitempty"`
-}
-
 // floorServer returns the floor: a go-sdk server whose tool "append"
 // makes one synced Pebble write. walWindow is Pebble's WALMinSyncInterval
 // (0: sync at once, the store's default).
@@ -78,7 +69,8 @@ func floorServer(b *testing.B, walWindow time.Duration) *mcp.Server {
 	mcp.AddTool(srv, &mcp.Tool{Name: "append", Description: "one synced Pebble write"},
 		func(_ context.Context, _ *mcp.CallToolRequest, in floorArgs) (*mcp.CallToolResult, floorResult, error) {
 			n := seq.Add(1)
-			rec, err := json.Marshal(floorRecord{Seq: n, Role: in.Role, Content: in.Content, Timestamp: time.Now().UTC(), Metadata: in.Metadata})
+			// The record the store writes: the message, as it encodes it.
+			rec, err := json.Marshal(store.Message{Seq: n, Role: in.Role, Content: in.Content, Timestamp: time.Now().UTC(), Metadata: in.Metadata})
 			if err != nil {
 				return nil, floorResult{}, err
 			}

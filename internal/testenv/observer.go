@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,4 +256,32 @@ func EnvDuration(key string, def time.Duration) time.Duration {
 		return v
 	}
 	return def
+}
+
+// Parallel calls fn for 0..n-1 from writers goroutines, as the benchmarks
+// create and patch their sessions, and returns the first error (the
+// writer that met it stops).
+func Parallel(n, writers int, fn func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
