@@ -2,7 +2,10 @@ package controllers
 
 import (
 	"maps"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"unique"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,10 +62,9 @@ func TrimSession(obj any) (any, error) {
 	}
 	m := &s.ObjectMeta
 	m.ManagedFields, m.OwnerReferences, m.GenerateName, m.DeletionGracePeriodSeconds = nil, nil, "", nil
-	m.Annotations = ownAnnotations(m.Annotations)
+	m.Annotations = internMap(ownAnnotations(m.Annotations))
 	m.Namespace = intern(m.Namespace)
-	m.Labels = internMap(m.Labels)
-	m.Annotations = internMap(m.Annotations)
+	m.Labels = labelSets.share(m.Labels)
 	for i := range m.Finalizers {
 		m.Finalizers[i] = intern(m.Finalizers[i])
 	}
@@ -75,8 +77,98 @@ func TrimSession(obj any) (any, error) {
 	}
 	if e := st.Effective; e != nil {
 		e.Policy, e.Sources = intern(e.Policy), intern(e.Sources)
+		st.Effective = effectiveSets.share(e)
 	}
 	return s, nil
+}
+
+// Whole label sets and effective settings are shared too: a namespace's
+// sessions carry a few distinct ones, each a map or a struct of pointers
+// that would otherwise cost a few hundred bytes per session. Cached
+// objects are never modified (every reader gets a deep copy, or promises
+// to only read), so sharing is safe. Each table is bounded: when it is
+// full it starts again, so sessions with a label unique to each of them
+// cost a wasted lookup, not memory.
+var (
+	labelSets     = newShared(labelSetKey)
+	effectiveSets = newShared(effectiveKey)
+)
+
+// sharedMax is how many distinct values a shared table holds.
+const sharedMax = 4096
+
+// shared hands out one copy of each distinct value, by key; a value whose
+// key is "" (nil, empty) is not shared.
+type shared[T any] struct {
+	key func(T) string
+	mu  sync.Mutex
+	m   map[string]T
+}
+
+func newShared[T any](key func(T) string) *shared[T] {
+	return &shared[T]{key: key, m: map[string]T{}}
+}
+
+// share returns the copy of v already handed out, else keeps v as it.
+func (s *shared[T]) share(v T) T {
+	k := s.key(v)
+	if k == "" {
+		return v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if have, ok := s.m[k]; ok {
+		return have
+	}
+	if len(s.m) >= sharedMax {
+		clear(s.m)
+	}
+	s.m[k] = v
+	return v
+}
+
+// labelSetKey identifies a label set by its content.
+func labelSetKey(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(m[k])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// effectiveKey identifies effective settings by their content.
+func effectiveKey(e *v1alpha1.EffectiveSettings) string {
+	if e == nil {
+		return ""
+	}
+	b := make([]byte, 0, 128)
+	for _, d := range []*metav1.Duration{e.IdleTimeout, e.TTL, e.Retention} {
+		b = append(b, '|')
+		if d != nil {
+			b = strconv.AppendInt(b, int64(d.Duration), 10)
+		}
+	}
+	for _, l := range []*int64{e.Limits.MaxContextBytes, e.Limits.MaxMessages, e.Limits.MaxValueBytes} {
+		b = append(b, '|')
+		if l != nil {
+			b = strconv.AppendInt(b, *l, 10)
+		}
+	}
+	b = append(b, '|')
+	if q := e.MaxSessionsPerOwner; q != nil {
+		b = strconv.AppendInt(b, int64(q.Limit), 10)
+		b = append(b, ':')
+		b = append(b, q.Action...)
+	}
+	b = append(b, '|')
+	b = append(b, e.Policy...)
+	b = append(b, '|')
+	b = append(b, e.Sources...)
+	return string(b)
 }
 
 var _ toolscache.TransformFunc = TrimSession
@@ -115,7 +207,7 @@ func internMap(m map[string]string) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(m))
-	for k, v := range maps.All(m) {
+	for k, v := range m {
 		out[intern(k)] = intern(v)
 	}
 	return out

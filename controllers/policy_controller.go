@@ -4,13 +4,19 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -37,12 +43,51 @@ const (
 // (matchedSessions, Ready, observedGeneration) true.
 type PolicyReconciler struct {
 	Client client.Client
+	// Informers, the manager's cache, lets a recount read the cached
+	// sessions without copying them (see cachedSessions); nil lists them.
+	Informers cache.Informers
+	// Clock spaces recounts (RecountEvery); nil means the real clock.
+	Clock clock.PassiveClock
+
+	mu        sync.Mutex
+	recounted map[types.NamespacedName]time.Time
+}
+
+// RecountEvery is the shortest time between two recounts of one policy's
+// sessions while its spec is unchanged: sessions created or deleted by the
+// thousand cost one recount per policy every few seconds, not one each.
+const RecountEvery = 2 * time.Second
+
+// recountWait says how long a recount of the policy must wait, 0 when it
+// may happen now (and records that it does).
+func (r *PolicyReconciler) recountWait(p *v1alpha1.McpSessionPolicy) time.Duration {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	now := r.Clock.Now()
+	key := client.ObjectKeyFromObject(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recounted == nil {
+		r.recounted = map[types.NamespacedName]time.Time{}
+	}
+	// A new spec is reported at once.
+	if last, ok := r.recounted[key]; ok && p.Status.ObservedGeneration == p.Generation {
+		if wait := last.Add(RecountEvery).Sub(now); wait > 0 {
+			return wait
+		}
+	}
+	r.recounted[key] = now
+	return 0
 }
 
 // SetupWithManager registers the controller. Sessions are watched so that a
 // session created, deleted or relabelled updates the count of every policy
 // in its namespace.
 func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Informers == nil {
+		r.Informers = mgr.GetCache()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(policyControllerName).
 		For(&v1alpha1.McpSessionPolicy{}).
@@ -62,7 +107,15 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 	}()
 	p := &v1alpha1.McpSessionPolicy{}
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.mu.Lock()
+			delete(r.recounted, req.NamespacedName)
+			r.mu.Unlock()
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if wait := r.recountWait(p); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	orig := p.DeepCopy()
 
@@ -73,12 +126,16 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 		ready.Status, ready.Reason = metav1.ConditionFalse, PolicyReasonInvalidSelector
 		ready.Message = "spec.selector is invalid, so the policy selects no session: " + selErr.Error()
 	} else {
-		sessions := &v1alpha1.McpSessionList{}
-		if err := r.Client.List(ctx, sessions, client.InNamespace(p.Namespace),
-			client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
-			return ctrl.Result{}, fmt.Errorf("list sessions selected by policy %s: %w", req.NamespacedName, err)
+		matched := int32(0)
+		err := cachedSessions(ctx, r.Client, r.Informers, p.Namespace, func(s *v1alpha1.McpSession) {
+			if sel.Matches(labels.Set(s.Labels)) {
+				matched++
+			}
+		})
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("count sessions selected by policy %s: %w", req.NamespacedName, err)
 		}
-		p.Status.MatchedSessions = int32(len(sessions.Items))
+		p.Status.MatchedSessions = matched
 		ready.Status, ready.Reason = metav1.ConditionTrue, PolicyReasonValid
 		ready.Message = "The selector is valid; the policy applies to the sessions it selects where it has the highest priority."
 	}

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
@@ -195,4 +196,32 @@ func TestPolicyDeletedReleasesSessions(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// A policy's sessions are recounted at most every RecountEvery while its
+// spec is unchanged, and at once when it changes.
+func TestRecountSpacing(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	r := &PolicyReconciler{Clock: clk}
+	p := &v1alpha1.McpSessionPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", Generation: 1}}
+	p.Status.ObservedGeneration = 1
+	steps := []struct {
+		step time.Duration
+		gen  int64
+		want time.Duration
+	}{
+		{0, 1, 0},                     // first recount
+		{time.Second, 1, time.Second}, // a session created a second later waits
+		{time.Second / 2, 1, time.Second / 2},
+		{time.Second / 2, 1, 0},  // RecountEvery passed
+		{time.Millisecond, 2, 0}, // a new spec is reported at once
+		{time.Millisecond, 1, RecountEvery - time.Millisecond},
+	}
+	for i, s := range steps {
+		clk.Step(s.step)
+		p.Generation = s.gen
+		if got := r.recountWait(p); got != s.want {
+			t.Errorf("step %d: recountWait = %s, want %s", i, got, s.want)
+		}
+	}
 }

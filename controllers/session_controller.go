@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -58,6 +59,9 @@ type SessionReconciler struct {
 	// MaxConcurrentReconciles; 0 means DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
 
+	// informers is the manager's cache, for walks over a namespace's
+	// sessions (see cachedSessions).
+	informers cache.Informers
 	// events writes Recorder's Events within the Event budget (see
 	// EventRate); made by SetupWithManager, or on first use.
 	events     *eventBudget
@@ -80,6 +84,7 @@ func (r *SessionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(EventSource)
 	}
+	r.informers = mgr.GetCache()
 	// The budget's summaries are written by the leader, like the Events.
 	if err := mgr.Add(r.eventer()); err != nil {
 		return fmt.Errorf("add the event budget: %w", err)
@@ -193,14 +198,13 @@ func (r *SessionReconciler) eventer() *eventBudget {
 // old selector is gone by the time the event arrives, so the sessions it used
 // to select cannot be told apart from the rest.
 func (r *SessionReconciler) sessionsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &v1alpha1.McpSessionList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
+	var reqs []reconcile.Request
+	err := cachedSessions(ctx, r.Client, r.informers, o.GetNamespace(), func(s *v1alpha1.McpSession) {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)})
+	})
+	if err != nil {
 		log.FromContext(ctx).Error(err, "list sessions for policy", "policy", client.ObjectKeyFromObject(o))
 		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return reqs
 }
