@@ -104,7 +104,7 @@ func deploymentMemLimit(b *testing.B) int64 {
 		}
 		for _, ctr := range d.Spec.Template.Spec.Containers {
 			if q, ok := ctr.Resources.Limits["memory"]; ok && ctr.Name == "manager" {
-				const memoryLimitRatio = 0.9 // cmd.MemoryLimitRatio
+				const memoryLimitRatio = 0.8 // cmd.MemoryLimitRatio
 				return int64(float64(q.Value()) * memoryLimitRatio)
 			}
 		}
@@ -183,6 +183,7 @@ func runScale(b *testing.B, c scaleConfig) {
 	obs.WaitActive(b, "", c.sessions, 30*time.Minute)
 	synced := time.Since(start)
 	rssSynced := mem.current()
+	heapLive, goSys := goMemory(b, m)
 
 	// Bare status patches of the burst sessions, with the manager stopped:
 	// what the apiserver alone takes for that many writes.
@@ -238,6 +239,11 @@ func runScale(b *testing.B, c scaleConfig) {
 	obs.WaitSuspended(b, burstPrefix, c.burst, burstAt.Add(15*time.Minute))
 	<-profiled
 	burst := obs.LastSuspended(burstPrefix).Sub(firstBurst)
+	var timeline []string
+	for at := time.Second; at < burst+time.Second; at += max(time.Second, burst/20) {
+		timeline = append(timeline, fmt.Sprintf("+%s:%d", at, obs.SuspendedBy(burstPrefix, firstBurst.Add(at))))
+	}
+	b.Logf("burst: suspended by time after the first deadline: %s", strings.Join(timeline, " "))
 	events := suspendEvents(b, kc)
 	peak := mem.peakMiB()
 	writeHeapProfile(b, m)
@@ -245,6 +251,8 @@ func runScale(b *testing.B, c scaleConfig) {
 	b.ReportMetric(float64(c.sessions), "sessions")
 	b.ReportMetric(peak, "rss-peak-MiB")
 	b.ReportMetric(rssSynced, "rss-synced-MiB")
+	b.ReportMetric(heapLive, "heap-live-synced-MiB")
+	b.ReportMetric(goSys, "go-sys-synced-MiB")
 	b.ReportMetric(float64(c.memLimit)/(1<<20), "gomemlimit-MiB")
 	b.ReportMetric(ms(testenv.Percentile(late, 0.50)), "late-p50-ms")
 	b.ReportMetric(ms(testenv.Percentile(late, 0.99)), "late-p99-ms")
@@ -387,6 +395,40 @@ func writeHeapProfile(b *testing.B, m *manager) {
 	saveProfile(b, m, "heap", "scale-heap.pprof")
 }
 
+// goMemory is the manager's live heap right after a garbage collection
+// and all the memory its Go runtime holds, in MiB, from its pprof
+// endpoint (the heap profile's MemStats); 0, 0 if unavailable.
+func goMemory(b *testing.B, m *manager) (heapLive, sys float64) {
+	resp, err := http.Get("http://" + pprofAddr(m) + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		b.Logf("heap: %v", err)
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			heapLive = n / (1 << 20)
+		}
+		if v, ok := strings.CutPrefix(sc.Text(), "# Sys = "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			sys = n / (1 << 20)
+		}
+	}
+	return heapLive, sys
+}
+
+func pprofAddr(m *manager) string {
+	for _, a := range m.args {
+		if v, ok := strings.CutPrefix(a, "--pprof-bind-address="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // profileCPU saves a CPU profile of the manager from at for 20 seconds to
 // $SCALE_PROFILE_DIR/file, when that is set; the channel closes when done.
 func profileCPU(b *testing.B, m *manager, at time.Time, file string) <-chan struct{} {
@@ -406,13 +448,7 @@ func saveProfile(b *testing.B, m *manager, path, file string) {
 	if dir == "" {
 		return
 	}
-	var addr string
-	for _, a := range m.args {
-		if v, ok := strings.CutPrefix(a, "--pprof-bind-address="); ok {
-			addr = v
-		}
-	}
-	resp, err := http.Get("http://" + addr + "/debug/pprof/" + path)
+	resp, err := http.Get("http://" + pprofAddr(m) + "/debug/pprof/" + path)
 	if err != nil {
 		b.Logf("profile %s: %v", path, err)
 		return

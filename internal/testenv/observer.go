@@ -219,6 +219,20 @@ func (o *Observer) Lateness(prefix string) []time.Duration {
 	return out
 }
 
+// SuspendedBy is how many sessions whose names start with prefix were seen
+// Suspended by t.
+func (o *Observer) SuspendedBy(prefix string, t time.Time) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for name, at := range o.suspended {
+		if strings.HasPrefix(name, prefix) && !at.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // LastSuspended is when the last session whose name starts with prefix
 // was seen Suspended.
 func (o *Observer) LastSuspended(prefix string) time.Time {
