@@ -26,6 +26,9 @@ HELM_VERSION ?= v4.3.1
 # the dashboard check (go.mod) is v0.313.2 instead: the Prometheus release
 # whose requirements move this module's other dependencies least.
 PROMETHEUS_VERSION ?= v0.316.0
+# The Prometheus Operator's CRDs for make test-cluster, from its module (the
+# newest version the module proxy serves).
+PROMETHEUS_OPERATOR_VERSION ?= v0.85.0
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -138,7 +141,8 @@ cluster-load: image ## Load the operator's image (make image) into the one-node 
 
 .PHONY: test-cluster
 test-cluster: build-installer helm ## The operator as users run it: image, installer, Helm chart, real pods, agent pod, failover, upgrade, metrics.
-	CLUSTER_DIR=$(CLUSTER_DIR) IMG=$(IMG) VERSION=$(VERSION) HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) CHART_DIR=$(CHART_DIR) hack/test-cluster.sh
+	CLUSTER_DIR=$(CLUSTER_DIR) IMG=$(IMG) VERSION=$(VERSION) HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) CHART_DIR=$(CHART_DIR) \
+		PROMETHEUS_OPERATOR_VERSION=$(PROMETHEUS_OPERATOR_VERSION) hack/test-cluster.sh
 
 ##@ Build
 
@@ -176,7 +180,7 @@ helm-chart: manifests kustomize ## Write the Helm chart (charts/mcp-session-oper
 
 .PHONY: release
 release: manifests generate kustomize helm ## Everything a release publishes, in dist/: install.yaml pinned to the image digest, the image, the chart, the CRDs, monitoring, SHA256SUMS.
-	@hack/release.sh "$(VERSION)" "$(IMG)"
+	@KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) hack/release.sh "$(VERSION)" "$(IMG)"
 
 .PHONY: test-release
 test-release: ## make release from a fresh clone of HEAD, and check what it wrote.

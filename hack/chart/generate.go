@@ -13,6 +13,9 @@ type Options struct {
 	Version string
 	// Digest, when set, pins the image in values.yaml.
 	Digest string
+	// Repository, when set, is the image repository instead of the
+	// installer's (a release's, built with IMG=...).
+	Repository string
 }
 
 // Values are the defaults of values.yaml, each read from the object whose
@@ -31,6 +34,7 @@ type Values struct {
 
 // generator carries what one run learns about the installer.
 type generator struct {
+	opts      Options
 	namespace string // the installer's namespace, which becomes the release's
 	values    Values
 	files     Files
@@ -38,7 +42,7 @@ type generator struct {
 
 // Generate makes the chart's files from the two kustomize builds.
 func Generate(in Inputs, opts Options) (Files, error) {
-	g := &generator{files: Files{}, values: Values{Version: opts.Version, Digest: opts.Digest, AllowedOrigins: []string{}}}
+	g := &generator{opts: opts, files: Files{}, values: Values{Version: opts.Version, Digest: opts.Digest, AllowedOrigins: []string{}}}
 	for _, o := range in.Installer {
 		if o.Kind() == "Namespace" {
 			if g.namespace != "" {
@@ -215,6 +219,9 @@ func (g *generator) deployment(t *templater, o Object) error {
 		return fmt.Errorf("image %q is not <repository>:<tag>", img)
 	}
 	g.values.ImageRepository = repo
+	if g.opts.Repository != "" {
+		g.values.ImageRepository = g.opts.Repository
+	}
 	c["image"] = t.scalar(`{{ include "mcp-session-operator.image" . | quote }}`)
 	g.values.PullPolicy, _ = c["imagePullPolicy"].(string)
 	c["imagePullPolicy"] = t.scalar("{{ .Values.image.pullPolicy }}")

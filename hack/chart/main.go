@@ -6,7 +6,7 @@
 // from. `make helm-chart` writes charts/mcp-session-operator with it;
 // `make release` writes a copy pinned to the image's digest.
 //
-//	chart --kustomize bin/kustomize --config config --out charts/mcp-session-operator --version 0.1.0 [--digest sha256:...]
+//	chart --kustomize bin/kustomize --config config --out charts/mcp-session-operator --version 0.1.0 [--repository R --digest sha256:...]
 //
 // With default values the chart renders the installer's objects, with the
 // differences Helm needs (its labels, keep policies, the Namespace left to
@@ -38,6 +38,7 @@ func run(args []string) error {
 	out := fs.String("out", "", "Chart directory to (re)write (required).")
 	version := fs.String("version", "", "Chart version and appVersion, the release version (required).")
 	digest := fs.String("digest", "", "Image digest (sha256:...) to pin in values.yaml; empty: the tag alone.")
+	repository := fs.String("repository", "", "Image repository for values.yaml; empty: the installer's.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	files, err := Generate(in, Options{Version: *version, Digest: *digest})
+	files, err := Generate(in, Options{Version: *version, Digest: *digest, Repository: *repository})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -181,28 +180,7 @@ func (f Families) explain(name string) string {
 			return fmt.Sprintf("%s: %s is a %s, which has no %s series", name, base, strings.ToLower(t.String()), suffix)
 		}
 	}
-	return fmt.Sprintf("%s is not a series the manager exports%s", name, f.near(name))
-}
-
-// near names exported families sharing name's first two words, to point
-// at a typo.
-func (f Families) near(name string) string {
-	parts := strings.SplitN(name, "_", 3)
-	if len(parts) < 2 {
-		return ""
-	}
-	prefix := parts[0] + "_" + parts[1]
-	var like []string
-	for n := range f {
-		if strings.HasPrefix(n, prefix) {
-			like = append(like, n)
-		}
-	}
-	if len(like) == 0 {
-		return ""
-	}
-	sort.Strings(like)
-	return " (it exports " + strings.Join(like, ", ") + ")"
+	return fmt.Sprintf("%s is not a series the manager exports", name)
 }
 
 // dashboard is the part of a Grafana dashboard that holds queries.
