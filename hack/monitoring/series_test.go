@@ -16,19 +16,16 @@ const (
 	alertTests    = "../../config/prometheus/tests/alerts_test.yaml"
 )
 
-var (
-	familiesOnce sync.Once
-	families     Families
-	familiesErr  error
-)
+// gathered runs ManagerSeries once for all tests.
+var gathered = sync.OnceValues(ManagerSeries)
 
 func managerSeries(t *testing.T) Families {
 	t.Helper()
-	familiesOnce.Do(func() { families, familiesErr = ManagerSeries() })
-	if familiesErr != nil {
-		t.Fatal(familiesErr)
+	fams, err := gathered()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return families
+	return fams
 }
 
 // Every series the dashboard queries is one the manager exports.

@@ -101,10 +101,10 @@ func TestHelmChart(t *testing.T) {
 	h.mustCall(url, token, "create_session", map[string]any{"session_id": kept, "namespace": agentNamespace, "project": "helm"})
 	h.mustCall(url, token, "add_context", map[string]any{"session_id": kept, "namespace": agentNamespace, "key": "chart", "value": map[string]any{"installed": "helm"}})
 	h.mustCall(url, token, "add_discovery", map[string]any{"session_id": kept, "namespace": agentNamespace, "title": "kept", "description": "survives helm upgrade and uninstall"})
-	export := func() string {
+	export := func(url string) string {
 		return h.mustCall(url, token, "export_session", map[string]any{"session_id": kept, "namespace": agentNamespace})
 	}
-	before := export()
+	before := export(url)
 
 	upgradeTag := imageTag(h.env.upgradeImage)
 	h.phase("4. helm upgrade mid-stream: new image, monitoring on, another default; every acknowledged write kept", func() {
@@ -119,7 +119,7 @@ func TestHelmChart(t *testing.T) {
 			}
 		})
 		t.Logf("endpoint unavailable for %.1fs during helm upgrade", gap.Seconds())
-		if after := export(); after != before {
+		if after := export(url); after != before {
 			t.Fatalf("the session changed across helm upgrade:\nbefore: %s\nafter:  %s", before, after)
 		}
 	})
@@ -142,7 +142,8 @@ func TestHelmChart(t *testing.T) {
 		h.kubectl("get", "-n", agentNamespace, "mcpsession", kept)
 		h.helm(he, "install", releaseName, he.chart, "--namespace", installNamespace)
 		h.waitOperator(h.env.image, nil)
-		if after := export(); after != before {
+		// The Service was deleted and made again, with another address.
+		if after := export(h.serviceURL()); after != before {
 			t.Fatalf("the session changed across helm uninstall and install:\nbefore: %s\nafter:  %s", before, after)
 		}
 	})
@@ -192,14 +193,7 @@ func (h *harness) wantScrape(he helmEnv, account string, status int, want string
 				"--url", fmt.Sprintf("https://%s.%s.svc:8443/metrics", metricsService, installNamespace), "--match", "mcpsession_build_info"}}},
 		},
 	}
-	if _, err := h.cs.CoreV1().Pods(promNamespace).Create(h.ctx, pod, metav1.CreateOptions{}); err != nil {
-		h.t.Fatal(err)
-	}
-	p, err := h.waitPods(promNamespace, "test="+name, 2*time.Minute, "scraper pod "+name+" to finish", podFinished)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	logs := h.kubectl("logs", "-n", promNamespace, name)
+	p, logs := h.runPod(pod, 2*time.Minute, "scraper pod")
 	if p.Status.Phase != corev1.PodSucceeded {
 		h.t.Fatalf("scraper pod %s (as %s) ended %s:\n%s\n%s", name, account, p.Status.Phase, logs, h.diagnose(promNamespace, name))
 	}

@@ -182,14 +182,8 @@ func (h *harness) runAgent(name, account, session string, want corev1.PodPhase) 
 	c := &pod.Spec.Containers[0]
 	c.Image = h.env.agentImage
 	c.Args = []string{"--session", session, "--namespace", agentNamespace}
-	if _, err := h.cs.CoreV1().Pods(agentNamespace).Create(h.ctx, pod, metav1.CreateOptions{}); err != nil {
-		h.t.Fatal(err)
-	}
-	p, err := h.waitPods(agentNamespace, "test="+name, 3*time.Minute, "agent pod "+name+" to finish", podFinished)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	logs := h.kubectl("logs", "-n", agentNamespace, name)
+	pod.Namespace = agentNamespace
+	p, logs := h.runPod(pod, 3*time.Minute, "agent pod")
 	if p.Status.Phase != want {
 		h.t.Fatalf("agent pod %s ended %s, want %s\n%s", name, p.Status.Phase, want, h.diagnose(agentNamespace, name))
 	}
