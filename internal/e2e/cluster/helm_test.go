@@ -79,6 +79,7 @@ func TestHelmChart(t *testing.T) {
 		h.helm(he, "install", releaseName, he.chart, "--namespace", installNamespace)
 		op := h.waitOperator(h.env.image, nil)
 		h.checkOperatorPod(op, h.env.imageTar)
+		h.waitRouted()
 	})
 	h.phase("3. config/prometheus applied; /metrics over HTTPS: 200 bound to metrics-reader, 403 unbound", func() {
 		h.kubectl("apply", "--server-side", "-f", he.monitoring)
@@ -98,7 +99,7 @@ func TestHelmChart(t *testing.T) {
 	h.ensureAgentAccount()
 	url, token := h.serviceURL(), h.token(agentNamespace, agentAccount)
 	const kept = "helm-kept"
-	h.callWhenRouted(url, token, "create_session", map[string]any{"session_id": kept, "namespace": agentNamespace, "project": "helm"})
+	h.mustCall(url, token, "create_session", map[string]any{"session_id": kept, "namespace": agentNamespace, "project": "helm"})
 	h.mustCall(url, token, "add_context", map[string]any{"session_id": kept, "namespace": agentNamespace, "key": "chart", "value": map[string]any{"installed": "helm"}})
 	h.mustCall(url, token, "add_discovery", map[string]any{"session_id": kept, "namespace": agentNamespace, "title": "kept", "description": "survives helm upgrade and uninstall"})
 	export := func(url string) string {
@@ -143,9 +144,7 @@ func TestHelmChart(t *testing.T) {
 		h.helm(he, "install", releaseName, he.chart, "--namespace", installNamespace)
 		h.waitOperator(h.env.image, nil)
 		// The Service was deleted and made again, with another address.
-		url := h.serviceURL()
-		h.callWhenRouted(url, token, "get_session", map[string]any{"session_id": kept, "namespace": agentNamespace})
-		if after := export(url); after != before {
+		if after := export(h.waitRouted()); after != before {
 			t.Fatalf("the session changed across helm uninstall and install:\nbefore: %s\nafter:  %s", before, after)
 		}
 	})
@@ -161,28 +160,6 @@ func (h *harness) helm(he helmEnv, args ...string) string {
 		h.t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-// callWhenRouted is mustCall for a Service just made: kube-proxy may route
-// its address a moment after the pod is Ready, so it retries for a while.
-func (h *harness) callWhenRouted(url, token, tool string, args map[string]any) string {
-	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		cs, err := connect(h.ctx, url, token)
-		if err == nil {
-			var out string
-			out, err = call(h.ctx, cs, tool, args)
-			cs.Close()
-			if err == nil {
-				return out
-			}
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%s through %s: %v", tool, url, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
 }
 
 func containsArg(args []string, want string) bool {

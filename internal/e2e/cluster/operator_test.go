@@ -23,9 +23,10 @@ func TestOperatorInCluster(t *testing.T) {
 	h.phase("1. apply dist/install.yaml as make build-installer wrote it", func() {
 		h.kubectl("apply", "--server-side", "-f", h.env.installer)
 	})
-	h.phase("2. operator Ready: its image, PVC bound and mounted, non-root, read-only root", func() {
+	h.phase("2. operator Ready: its image, PVC bound and mounted, non-root, read-only root; its Service routed", func() {
 		op := h.waitOperator(h.env.image, nil)
 		h.checkOperatorPod(op, h.env.imageTar)
+		h.waitRouted()
 	})
 
 	const story = "debug-memory-leak"
