@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -33,58 +32,35 @@ func (h *harness) serviceURL() string {
 	return fmt.Sprintf("http://%s:8090/mcp", svc.Spec.ClusterIP)
 }
 
-// waitRouted waits until kube-proxy routes the MCP Service's ClusterIP to
-// an endpoint and the listener answers there (its own /readyz, no token
-// needed), and returns the MCP URL. A pod is Ready a moment before
-// kube-proxy has a rule for a new Service; until then this host's packets
-// to the ClusterIP follow the default route off the node, and a keep-alive
-// connection made then would stay pinned to whatever answers there. So no
-// request is sent before the rule exists, and none reuses a connection.
+// waitRouted waits until the MCP Service answers through its ClusterIP
+// (the listener's own /readyz, no token needed) and returns the MCP URL: a
+// pod is Ready a moment before kube-proxy routes a new Service, or new
+// endpoints, to it, and an agent that connects in that moment is refused.
+// Each attempt opens a new connection.
 func (h *harness) waitRouted() string {
 	h.t.Helper()
 	url := h.serviceURL()
 	readyz := strings.TrimSuffix(url, "/mcp") + "/readyz"
-	clusterIP := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), ":8090/mcp")
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		err := kubeProxyRoutes(h.ctx, clusterIP, 8090)
+		req, err := http.NewRequestWithContext(h.ctx, http.MethodGet, readyz, nil)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		resp, err := client.Do(req)
 		if err == nil {
-			var req *http.Request
-			if req, err = http.NewRequestWithContext(h.ctx, http.MethodGet, readyz, nil); err != nil {
-				h.t.Fatal(err)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url
 			}
-			var resp *http.Response
-			if resp, err = client.Do(req); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return url
-				}
-				err = fmt.Errorf("HTTP %d", resp.StatusCode)
-			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("the MCP Service is not served at %s a minute after the operator is Ready: %v\n%s", readyz, err, h.describeOperator())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// kubeProxyRoutes says whether kube-proxy's nat rules send ip:port to a
-// Service chain, which they do once it has an endpoint (the node is this
-// machine).
-func kubeProxyRoutes(ctx context.Context, ip string, port int) error {
-	out, err := exec.CommandContext(ctx, "iptables-save", "-t", "nat").Output()
-	if err != nil {
-		return fmt.Errorf("iptables-save: %w", err)
-	}
-	dest, dport := "-d "+ip+"/32 ", fmt.Sprintf("--dport %d -j KUBE-SVC-", port)
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, dest) && strings.Contains(line, dport) {
-			return nil
-		}
-	}
-	return fmt.Errorf("kube-proxy routes %s:%d nowhere yet", ip, port)
 }
 
 // token mints a token for a service account, for the server's audience,
