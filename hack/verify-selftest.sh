@@ -18,11 +18,12 @@ if run_verify; then echo "verify-selftest: verify passed with a stale CRD" >&2; 
 grep -q "generated files are stale" "$work/out" || { cat "$work/out"; exit 1; }
 git checkout -q -- .
 
-# A chart edited by hand (or left behind by a config/ change) is stale too.
-sed -i 's/periodSeconds: 20/periodSeconds: 21/' charts/mcp-session-operator/templates/manager/deployment-controller-manager.yaml
+# A config/ change committed without `make helm-chart` leaves the chart stale.
+sed -i 's/storage: 10Gi/storage: 20Gi/' config/manager/pvc.yaml
+git -c user.name=verify-selftest -c user.email=verify-selftest@localhost commit -q -am "config changed, chart not regenerated"
 if run_verify; then echo "verify-selftest: verify passed with a stale Helm chart" >&2; exit 1; fi
-grep -q "charts/mcp-session-operator/templates/manager/deployment-controller-manager.yaml" "$work/out" || { cat "$work/out"; exit 1; }
-git checkout -q -- .
+grep -q "charts/mcp-session-operator/values.yaml" "$work/out" || { cat "$work/out"; exit 1; }
+git reset -q --hard HEAD~1
 
 printf 'package v1alpha1\nvar  badlyFormatted =1\n' > api/v1alpha1/zz_unformatted.go
 if run_verify; then echo "verify-selftest: verify passed with an unformatted file" >&2; exit 1; fi

@@ -70,8 +70,7 @@ func TestHelmChart(t *testing.T) {
 	h.phase("1. the Prometheus Operator's CRDs (ServiceMonitor, PrometheusRule) from its Go module", func() {
 		h.kubectl("apply", "--server-side", "-f", filepath.Join(he.prometheusCRDs, "monitoring.coreos.com_servicemonitors.yaml"),
 			"-f", filepath.Join(he.prometheusCRDs, "monitoring.coreos.com_prometheusrules.yaml"))
-		h.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-			"crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com")
+		h.waitEstablished("servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com")
 	})
 	h.phase("2. helm install of the packaged chart with default values: the operator Ready", func() {
 		h.kubectl("create", "namespace", installNamespace)
@@ -206,6 +205,25 @@ func (h *harness) wantScrape(he helmEnv, account string, status int, want string
 		h.t.Fatalf("scraping /metrics as %s/%s: mcpsession_build_info lacks %s:\n%s", promNamespace, account, want, rest)
 	}
 	h.t.Logf("scraped /metrics as %s/%s: %s %s", promNamespace, account, first, strings.TrimSpace(rest))
+}
+
+// waitEstablished waits until the CRDs serve their kinds. (kubectl wait
+// fails on a CRD that has no conditions yet instead of waiting.)
+func (h *harness) waitEstablished(crds ...string) {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for _, crd := range crds {
+		for {
+			out, err := h.kubectlErr("", "get", "crd", crd, "-o", `jsonpath={.status.conditions[?(@.type=="Established")].status}`)
+			if err == nil && out == "True" {
+				break
+			}
+			if time.Now().After(deadline) {
+				h.t.Fatalf("CRD %s not Established within a minute: %q %v", crd, out, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 }
 
 // waitNoOperator waits until no operator pod is left.
