@@ -65,7 +65,7 @@ finish() {
 }
 trap finish EXIT
 
-begin "images: the operator, an upgrade version, the agent"
+begin "images: the operator, an upgrade version, the agent, the scraper"
 make image IMG="$IMG" VERSION="$VERSION"
 make image IMG="$upgrade_img" VERSION="$upgrade_version" IMAGE_TAR=dist/image-upgrade.tar
 mkdir -p "$bin/agent"
