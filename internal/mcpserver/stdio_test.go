@@ -111,6 +111,10 @@ func TestStdioLocalMode(t *testing.T) {
 	if len(list.Sessions) != 1 || list.Sessions[0].Counts.Messages != 2 {
 		t.Fatalf("local list = %+v", list)
 	}
+	// Search over the whole (local) namespace.
+	if found := ok[SearchResult](t, cs, "search", map[string]any{"query": "cache eviction"}); found.Sessions != 1 || len(found.Hits) == 0 {
+		t.Fatalf("local search over the namespace = %+v", found)
+	}
 	ok[SessionResult](t, cs, "terminate_session", a())
 	fails(t, cs, "add_message", a("role", "user", "content", "x"), "terminated and read-only")
 	fails(t, cs, "resume_session", a(), "cannot be resumed")

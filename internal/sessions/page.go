@@ -87,7 +87,7 @@ const minBatch = 64
 // the index is not locked while sessions are looked up.
 func page(idx *nameIndex, req PageRequest, get func(name string) (Session, bool, error)) ([]Session, bool, error) {
 	limit := max(req.Limit, 1)
-	out := make([]Session, 0, limit)
+	out := make([]Session, 0, min(limit, 256))
 	after := req.After
 	for {
 		// One past a full page tells whether more follow; a filter that
