@@ -64,29 +64,12 @@ func main() {
 	var figures []Figure
 	var sources []string
 	if flag.NArg() == 0 {
-		if figures, err = parse(io.TeeReader(os.Stdin, os.Stdout)); err != nil {
-			fail(err)
-		}
+		figures, err = parse(io.TeeReader(os.Stdin, os.Stdout))
+	} else {
+		figures, sources, err = readRuns(flag.Args())
 	}
-	// A run that has not happened yet (make bench-scale before make
-	// bench, say) is left out and said so.
-	for _, path := range flag.Args() {
-		f, err := os.Open(path)
-		if os.IsNotExist(err) {
-			sources = append(sources, fmt.Sprintf("%s: not run", filepath.Base(path)))
-			continue
-		}
-		if err != nil {
-			fail(err)
-		}
-		st, _ := f.Stat()
-		got, err := parse(f)
-		_ = f.Close()
-		if err != nil {
-			fail(fmt.Errorf("%s: %w", path, err))
-		}
-		figures = append(figures, got...)
-		sources = append(sources, fmt.Sprintf("%s: written %s", filepath.Base(path), st.ModTime().UTC().Format(time.RFC3339)))
+	if err != nil {
+		fail(err)
 	}
 	for i := range figures {
 		apply(&figures[i], targets)
@@ -100,6 +83,37 @@ func main() {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "benchreport:", err)
 	os.Exit(1)
+}
+
+// readRuns parses the raw output of each run, and says for each when it
+// was written; a run that has not happened yet (make bench-scale before
+// make bench, say) is left out and said so.
+func readRuns(paths []string) ([]Figure, []string, error) {
+	var figures []Figure
+	var sources []string
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if os.IsNotExist(err) {
+			sources = append(sources, fmt.Sprintf("%s: not run", filepath.Base(path)))
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		st, err := f.Stat()
+		if err == nil {
+			var got []Figure
+			if got, err = parse(f); err == nil {
+				figures = append(figures, got...)
+				sources = append(sources, fmt.Sprintf("%s: written %s", filepath.Base(path), st.ModTime().UTC().Format(time.RFC3339)))
+			}
+		}
+		_ = f.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return figures, sources, nil
 }
 
 // parse reads `go test -bench` output with golang.org/x/perf/benchfmt

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,5 +36,24 @@ func TestParse(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parse (-want +got):\n%s", diff)
+	}
+}
+
+// Each run's raw output is read and dated; a run not made yet is named.
+func TestReadRuns(t *testing.T) {
+	dir := t.TempDir()
+	bench := filepath.Join(dir, "raw.txt")
+	if err := os.WriteFile(bench, []byte("pkg: example.com/m/internal/e2e\nBenchmarkScale-2 1 0 ns/op 350 rss-peak-MiB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, sources, err := readRuns([]string{bench, filepath.Join(dir, "raw-scale.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Metric != "rss-peak-MiB" || got[1].Value != 350 || got[1].Benchmark != "BenchmarkScale" {
+		t.Errorf("figures = %+v", got)
+	}
+	if len(sources) != 2 || !strings.HasPrefix(sources[0], "raw.txt: written ") || sources[1] != "raw-scale.txt: not run" {
+		t.Errorf("sources = %q", sources)
 	}
 }
