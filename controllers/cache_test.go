@@ -100,7 +100,7 @@ func TestTrimmedCacheWritesOnlyChanges(t *testing.T) {
 	counting := &countingClient{Client: cached, gets: map[string]int{}, writes: map[string]int{}}
 	clk := clocktesting.NewFakeClock(time.Now())
 	r := &SessionReconciler{Client: counting, Clock: clk, Store: &recordingStore{}, Recorder: events.NewFakeRecorder(100),
-		Defaults: lifecycle.Defaults{IdleTimeout: 3 * time.Hour, TTL: 24 * time.Hour, Retention: 48 * time.Hour}}
+		Defaults: lifecycle.Defaults{IdleTimeout: 3 * time.Hour, TTL: 24 * time.Hour, Retention: 48 * time.Hour}, informers: c}
 
 	policy := &v1alpha1.McpSessionPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "team"},
 		Spec: v1alpha1.McpSessionPolicySpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}},

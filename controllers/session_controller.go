@@ -93,7 +93,7 @@ func (r *SessionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if workers <= 0 {
 		workers = DefaultMaxConcurrentReconciles
 	}
-	if err := indexOwner(mgr.GetFieldIndexer()); err != nil {
+	if err := indexOwner(mgr.GetCache()); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
