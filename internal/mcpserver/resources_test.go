@@ -147,6 +147,27 @@ func TestHTTPGuards(t *testing.T) {
 		t.Errorf("tools/list: %d %.200s", code, body)
 	}
 
+	// A message without a method: 400 with invalid request, the id
+	// echoed; a body that is not JSON: 400 with a parse error.
+	for body, want := range map[string][]string{
+		`{"jsonrpc":"2.0","id":1}`:                  {`"code":-32600`, `"id":1`},
+		`{"jsonrpc":"2.0","id":"r-2","result":{}}`:  {`"code":-32600`, `"id":"r-2"`},
+		`[{"jsonrpc":"2.0","id":3,"params":{}}]`:    {`"code":-32600`, `"id":3`},
+		`{"jsonrpc":"2.0","method":5,"id":4}`:       {`"code":-32600`, `"id":null`},
+		`"just a string"`:                           {`"code":-32600`, `"id":null`},
+		`{"jsonrpc":"2.0","id":1,"method":"ping"`:   {`"code":-32700`, `"id":null`},
+		`{"jsonrpc":"2.0","id":1,"method":"ping"}x`: {`"code":-32700`, `"id":null`},
+	} {
+		code, got := post(t, url, body, nil)
+		ok := code == http.StatusBadRequest && strings.Contains(got, `"jsonrpc":"2.0"`)
+		for _, w := range want {
+			ok = ok && strings.Contains(got, w)
+		}
+		if !ok {
+			t.Errorf("%s: %d %s, want 400 with %q", body, code, got, want)
+		}
+	}
+
 	big := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_message","arguments":{"content":"` + strings.Repeat("x", 70<<10) + `"}}}`
 	if code, body := post(t, url, big, nil); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d %.200s", code, body)
