@@ -105,7 +105,7 @@ func (k *Kube) clients() error {
 	}
 	cfg, err := k.Kubeconfig.ClientConfig()
 	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
+		return fmt.Errorf("kubeconfig (--kubeconfig, else $KUBECONFIG, else ~/.kube/config): %w", err)
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.Timeout = setupTimeout

@@ -49,12 +49,18 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	token, err := b.tokens.Token(r.Context())
 	if err != nil {
-		return nil, fmt.Errorf("no token for the MCP server: %w", err)
+		return nil, &tokenError{err}
 	}
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+token)
 	return b.next.RoundTrip(r)
 }
+
+// tokenError is a failure to get a token: the request was never sent.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "no token for the MCP server: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
 
 // observer sits between the go-sdk's client connection and the HTTP
 // client: it adds the protocol revision negotiated by an initialize
@@ -120,6 +126,10 @@ type readCloser struct {
 func explain(err error, f *failure) error {
 	if wire := serverError(err); wire != nil {
 		return wire
+	}
+	var te *tokenError
+	if errors.As(err, &te) {
+		return te
 	}
 	status := int(f.status.Load())
 	if status == 0 {
