@@ -180,27 +180,25 @@ run_checks() {
   ' "$checks"
 }
 
+# check_line VERSION RUNNER SCENARIO...: runs each scenario with RUNNER
+# (run_scenario or run_checks) on the suite's VERSION, recording failures.
 failed=()
-log "suite ${version}"
-for scenario in "${expected_pass[@]}"; do
-  if summary="$(run_scenario "$version" "$scenario")"; then
-    log "PASS ${scenario}: ${summary}"
-  else
-    log "FAIL ${scenario}: ${summary}"
-    cat "$work/${version}-${scenario}.out" >&2
-    failed+=("${version}/${scenario}")
-  fi
-done
-log "suite ${next_version}"
-for scenario in "${expected_pass_next[@]}"; do
-  if summary="$(run_checks "$next_version" "$scenario")"; then
-    log "PASS ${scenario}: ${summary}"
-  else
-    log "FAIL ${scenario}: ${summary}"
-    cat "$work/${next_version}-${scenario}.out" >&2
-    failed+=("${next_version}/${scenario}")
-  fi
-done
+check_line() {
+  local v="$1" runner="$2" scenario summary
+  shift 2
+  log "suite ${v}"
+  for scenario in "$@"; do
+    if summary="$("$runner" "$v" "$scenario")"; then
+      log "PASS ${scenario}: ${summary}"
+    else
+      log "FAIL ${scenario}: ${summary}"
+      cat "$work/${v}-${scenario}.out" >&2
+      failed+=("${v}/${scenario}")
+    fi
+  done
+}
+check_line "$version" run_scenario "${expected_pass[@]}"
+check_line "$next_version" run_checks "${expected_pass_next[@]}"
 
 # Every other server scenario of the newest line, for information only.
 cli_of "$next_version"

@@ -10,11 +10,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -110,20 +110,15 @@ func TestConcurrentIdenticalCallsOneReview(t *testing.T) {
 	api := newFakeAPI(t)
 	api.delay = 200 * time.Millisecond
 	authn, _ := newAuth(t, api)
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
+	var g errgroup.Group
 	for range 20 {
-		wg.Go(func() {
+		g.Go(func() error {
 			_, err := authn.AuthenticateRequest(bearerRequest("good"))
-			errs <- err
+			return err
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	if n := api.tokenReviews.Load(); n != 1 {
 		t.Fatalf("20 concurrent identical calls made %d token reviews, want 1", n)

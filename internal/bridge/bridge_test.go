@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // These tests put the bridge between a go-sdk client (in memory, as a
@@ -81,14 +83,14 @@ func newUpstream(t *testing.T, want string) *upstream {
 // through starts the bridge to up and returns a go-sdk client session on
 // its stdio side (nil and the error when connecting fails), and the
 // bridge's log.
-func through(t *testing.T, up Upstream, copts *mcp.ClientOptions) (*mcp.ClientSession, *syncBuffer, error) {
+func through(t *testing.T, up Upstream, copts *mcp.ClientOptions) (*mcp.ClientSession, *testenv.Buffer, error) {
 	t.Helper()
 	clientSide, bridgeSide := mcp.NewInMemoryTransports()
 	down, err := bridgeSide.Connect(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, down, up, slog.New(slog.NewTextHandler(logs, nil))) }()
@@ -218,7 +220,7 @@ func TestFailuresAreMCPErrors(t *testing.T) {
 func TestEndOfInputDrains(t *testing.T) {
 	u := newUpstream(t, "")
 	r, w := io.Pipe()
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	done := make(chan error, 1)
 	down, _ := (&mcp.IOTransport{Reader: r, Writer: nopCloser{out}}).Connect(t.Context())
 	go func() {
@@ -256,21 +258,3 @@ func (e errString) Error() string { return string(e) }
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
-
-// syncBuffer is a strings.Builder safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -11,11 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -63,11 +61,11 @@ func authManager(t *testing.T, token string) *manager {
 // launches a server, with env added to the environment, and connects to it
 // with the go-sdk's client. It returns the session, or the connect error,
 // and what the bridge wrote to stderr.
-func viaBridge(t *testing.T, env []string, args ...string) (*mcp.ClientSession, *lockedBuffer, error) {
+func viaBridge(t *testing.T, env []string, args ...string) (*mcp.ClientSession, *testenv.Buffer, error) {
 	t.Helper()
 	cmd := exec.Command(os.Getenv("MANAGER_BINARY"), append([]string{"connect"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	stderr := &lockedBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -127,7 +125,7 @@ func TestConnectPlaysTheStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_session", Arguments: map[string]any{"session_id": "debug-memory-leak", "namespace": ns}})
-	if code := rpcCode(err); code != bridge.CodeUnreachable || !strings.Contains(err.Error(), "HTTP 401") {
+	if code := testenv.RPCCode(err); code != bridge.CodeUnreachable || !strings.Contains(err.Error(), "HTTP 401") {
 		t.Fatalf("with a token the server refuses: %v (code %d), want a -32000 error naming the 401", err, code)
 	}
 }
@@ -183,7 +181,7 @@ func TestConnectErrors(t *testing.T) {
 		start := time.Now()
 		_, stderr, err := viaBridge(t, c.env, c.args...)
 		t.Logf("%s: %v", c.name, err)
-		if code := rpcCode(err); err == nil || code != bridge.CodeUnreachable || !strings.Contains(err.Error(), c.want) {
+		if code := testenv.RPCCode(err); err == nil || code != bridge.CodeUnreachable || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: connect error %v (code %d), want a -32000 error containing %q\nstderr:\n%s", c.name, err, code, c.want, stderr)
 		}
 		if !strings.Contains(stderr.String(), c.want) {
@@ -201,30 +199,4 @@ func TestConnectErrors(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "NAMESPACE/NAME") {
 		t.Errorf("a bad --service-account: %v\n%s", err, out)
 	}
-}
-
-func rpcCode(err error) int64 {
-	var wire *jsonrpc.Error
-	if errors.As(err, &wire) {
-		return wire.Code
-	}
-	return 0
-}
-
-// lockedBuffer collects a child process's stderr while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -2,7 +2,6 @@ package mcpserver
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -227,20 +226,8 @@ func TestUnauthenticatedGets401(t *testing.T) {
 		"wrong scheme":   "Basic dXNlcjpwYXNz",
 		"wrong audience": "Bearer " + tr.Status.Token,
 	} {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		if header != "" {
-			req.Header.Set("Authorization", header)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("%s: status %d, WWW-Authenticate %q, body %s", name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+		if code, chs := challenge(t, url, header); code != http.StatusUnauthorized || len(chs) != 1 || chs[0].Scheme != "bearer" || chs[0].Params["resource_metadata"] == "" {
+			t.Errorf("%s: status %d, challenge %+v; want 401 with a Bearer challenge naming the metadata", name, code, chs)
 		}
 	}
 	// The go-sdk client sees the refusal at connect time.

@@ -2,7 +2,6 @@ package mcpserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 func createSessions(t *testing.T, ns string, names ...string) {
@@ -81,17 +81,9 @@ func TestCompletions(t *testing.T) {
 		}
 	}
 	_, err := cs.Complete(t.Context(), &mcp.CompleteParams{Ref: &mcp.CompleteReference{Type: "ref/prompt", Name: "no_such_prompt"}, Argument: mcp.CompleteParamsArgument{Name: "x"}})
-	if code := rpcCode(err); code != jsonrpc.CodeInvalidParams {
+	if code := testenv.RPCCode(err); code != jsonrpc.CodeInvalidParams {
 		t.Errorf("unknown prompt: %v (code %d), want -32602", err, code)
 	}
-}
-
-func rpcCode(err error) int64 {
-	var we *jsonrpc.Error
-	if errors.As(err, &we) {
-		return we.Code
-	}
-	return 0
 }
 
 // TestRefusedReadsAndPrompts: a resources/read or prompts/get the caller
@@ -116,14 +108,14 @@ func TestRefusedReadsAndPrompts(t *testing.T) {
 	}
 	for what, call := range map[string]func(ns, name string) error{"resources/read": read, "prompts/get": get} {
 		existing, missing := call(other, "exists"), call(other, "missing")
-		if rpcCode(existing) != jsonrpc.CodeInvalidParams || !strings.Contains(existing.Error(), "forbidden") {
-			t.Errorf("%s of a forbidden session: %v (code %d)", what, existing, rpcCode(existing))
+		if testenv.RPCCode(existing) != jsonrpc.CodeInvalidParams || !strings.Contains(existing.Error(), "forbidden") {
+			t.Errorf("%s of a forbidden session: %v (code %d)", what, existing, testenv.RPCCode(existing))
 		}
-		if strings.ReplaceAll(existing.Error(), "exists", "X") != strings.ReplaceAll(missing.Error(), "missing", "X") || rpcCode(missing) != rpcCode(existing) {
+		if strings.ReplaceAll(existing.Error(), "exists", "X") != strings.ReplaceAll(missing.Error(), "missing", "X") || testenv.RPCCode(missing) != testenv.RPCCode(existing) {
 			t.Errorf("%s tells a forbidden session that exists from one that does not:\n  %v\n  %v", what, existing, missing)
 		}
-		if err := call(mine, "missing"); rpcCode(err) != jsonrpc.CodeInvalidParams || !strings.Contains(strings.ToLower(err.Error()), "not found") {
-			t.Errorf("%s of an unknown session the caller may read: %v (code %d)", what, err, rpcCode(err))
+		if err := call(mine, "missing"); testenv.RPCCode(err) != jsonrpc.CodeInvalidParams || !strings.Contains(strings.ToLower(err.Error()), "not found") {
+			t.Errorf("%s of an unknown session the caller may read: %v (code %d)", what, err, testenv.RPCCode(err))
 		}
 	}
 }

@@ -4,37 +4,34 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
 )
+
+// toolsList is a request any client makes first.
+const toolsList = `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`
 
 // challenge posts an MCP request with the given Authorization header (none
 // if empty) and returns the status and the parsed WWW-Authenticate
 // challenge of the answer.
 func challenge(t *testing.T, url, authorization string) (int, []oauthex.Challenge) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
+	header := map[string]string{}
 	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+		header["Authorization"] = authorization
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	code, h, _ := postHeaders(t, url, toolsList, header)
+	chs, err := oauthex.ParseWWWAuthenticate(h.Values("WWW-Authenticate"))
+	if err != nil && code == http.StatusUnauthorized {
+		t.Fatalf("WWW-Authenticate %q: %v", h.Values("WWW-Authenticate"), err)
 	}
-	resp.Body.Close()
-	chs, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
-	if err != nil && resp.StatusCode == http.StatusUnauthorized {
-		t.Fatalf("WWW-Authenticate %q: %v", resp.Header.Values("WWW-Authenticate"), err)
-	}
-	return resp.StatusCode, chs
+	return code, chs
 }
 
 // TestProtectedResourceMetadata reads the metadata as an MCP client that
@@ -96,24 +93,20 @@ func TestConcurrentCallsMakeOneTokenReview(t *testing.T) {
 	env := newAuthEnv(t, 500*time.Millisecond)
 	_, url := startServer(t, env.opts)
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
+	var g errgroup.Group
 	for range 8 {
-		wg.Go(func() {
+		g.Go(func() error {
 			cs, err := mcpClient().Connect(context.Background(), streamable(url, token), nil)
-			if err == nil {
-				_, err = cs.CallTool(context.Background(), listSessions(ns))
-				cs.Close()
+			if err != nil {
+				return err
 			}
-			errs <- err
+			defer cs.Close()
+			_, err = cs.CallTool(context.Background(), listSessions(ns))
+			return err
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	if n := env.tokenReviews.Load(); n != 1 {
 		t.Fatalf("8 clients with one token made %d TokenReviews, want 1", n)
@@ -133,17 +126,9 @@ func TestAPIServerOutageIs503(t *testing.T) {
 
 	env.proxy.Down()
 	for range 2 {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || resp.Header.Get("WWW-Authenticate") != "" {
-			t.Fatalf("apiserver away: %d, headers %v; want 503 with Retry-After and no challenge", resp.StatusCode, resp.Header)
+		code, h, _ := postHeaders(t, url, toolsList, map[string]string{"Authorization": "Bearer " + token})
+		if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || h.Get("WWW-Authenticate") != "" {
+			t.Fatalf("apiserver away: %d, headers %v; want 503 with Retry-After and no challenge", code, h)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

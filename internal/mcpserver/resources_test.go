@@ -115,6 +115,13 @@ func TestResourcesSubscriptionAndPrompt(t *testing.T) {
 // post sends one raw JSON-RPC message to the endpoint.
 func post(t testing.TB, url, body string, header map[string]string) (int, string) {
 	t.Helper()
+	code, _, b := postHeaders(t, url, body, header)
+	return code, b
+}
+
+// postHeaders is post that also returns the response's headers.
+func postHeaders(t testing.TB, url, body string, header map[string]string) (int, http.Header, string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
@@ -127,7 +134,7 @@ func post(t testing.TB, url, body string, header map[string]string) (int, string
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 func TestHTTPGuards(t *testing.T) {

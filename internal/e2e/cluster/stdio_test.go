@@ -7,7 +7,6 @@ import (
 	"context"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/story"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // TestStdioBridgeThroughKubeconfig is a desktop client on this machine
@@ -39,7 +39,7 @@ func TestStdioBridgeThroughKubeconfig(t *testing.T) {
 	})
 
 	var cs *mcp.ClientSession
-	stderr := &lockedBuffer{}
+	stderr := &testenv.Buffer{}
 	h.phase("2. a stdio MCP client launches manager connect with the kubeconfig", func() {
 		cmd := exec.Command(h.env.managerBinary, "connect", "--kubeconfig", h.env.kubeconfig, "--service-account", agentNamespace+"/"+agentAccount)
 		cmd.Stderr = stderr
@@ -102,22 +102,4 @@ func (h *harness) readyOperator(cond func(*corev1.Pod) bool) *corev1.Pod {
 		h.t.Fatal(err)
 	}
 	return p
-}
-
-// lockedBuffer collects a child process's stderr while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
