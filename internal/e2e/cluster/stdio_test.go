@@ -71,7 +71,7 @@ func TestStdioBridgeThroughKubeconfig(t *testing.T) {
 	h.phase("4. the operator's pod replaced under the running bridge", func() {
 		op := h.readyOperator(nil)
 		h.kubectl("delete", "pod", "-n", installNamespace, op.Name, "--wait=false")
-		h.readyOperator(func(p *corev1.Pod) bool { return p.Name != op.Name })
+		replacement := h.readyOperator(func(p *corev1.Pod) bool { return p.Name != op.Name })
 		// The forward to the old pod breaks; the bridge answers with an
 		// error until it has forwarded to the new one.
 		deadline := time.Now().Add(2 * time.Minute)
@@ -85,8 +85,8 @@ func TestStdioBridgeThroughKubeconfig(t *testing.T) {
 			}
 			time.Sleep(time.Second)
 		}
-		if !strings.Contains(stderr.String(), "forwarding to the MCP server") {
-			t.Errorf("the bridge's stderr does not say where it forwards:\n%s", stderr)
+		if !strings.Contains(stderr.String(), "pod="+installNamespace+"/"+replacement.Name) {
+			t.Errorf("the bridge's stderr does not say it forwards to the new pod %s:\n%s", replacement.Name, stderr)
 		}
 	})
 }
