@@ -3,8 +3,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -29,6 +32,37 @@ func (h *harness) serviceURL() string {
 	return fmt.Sprintf("http://%s:8090/mcp", svc.Spec.ClusterIP)
 }
 
+// waitRouted waits until the MCP Service answers through its ClusterIP
+// (the listener's own /readyz, no token needed) and returns the MCP URL: a
+// pod is Ready a moment before kube-proxy routes a new Service, or new
+// endpoints, to it, and an agent that connects in that moment is refused.
+// Each attempt opens a new connection.
+func (h *harness) waitRouted() string {
+	h.t.Helper()
+	url := h.serviceURL()
+	readyz := strings.TrimSuffix(url, "/mcp") + "/readyz"
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		req, err := http.NewRequestWithContext(h.ctx, http.MethodGet, readyz, nil)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the MCP Service is not served at %s a minute after the operator is Ready: %v\n%s", readyz, err, h.describeOperator())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // token mints a token for a service account, for the server's audience,
 // as the kubelet does for the agent's projected volume.
 func (h *harness) token(ns, sa string) string {
@@ -44,10 +78,14 @@ func (h *harness) token(ns, sa string) string {
 
 // connect opens an MCP session with the go-sdk's Streamable HTTP client.
 func connect(ctx context.Context, url, token string) (*mcp.ClientSession, error) {
+	return connectVia(ctx, url, token, http.DefaultTransport)
+}
+
+func connectVia(ctx context.Context, url, token string, rt http.RoundTripper) (*mcp.ClientSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	t := &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{
-		Transport: testenv.Bearer(token, http.DefaultTransport), Timeout: 10 * time.Second}}
+		Transport: testenv.Bearer(token, rt), Timeout: 10 * time.Second}}
 	c := mcp.NewClient(&mcp.Implementation{Name: "cluster-test", Version: "v0.0.1"}, nil)
 	return c.Connect(ctx, t, nil)
 }
@@ -112,7 +150,7 @@ func (w *writer) run(ctx context.Context) {
 	for n := 0; ctx.Err() == nil; n++ {
 		if cs == nil {
 			var err error
-			if cs, err = connect(ctx, w.url, w.token); err != nil {
+			if cs, err = connectVia(ctx, w.url, w.token, tracer{w}); err != nil {
 				w.fail(err)
 				cs = nil
 				time.Sleep(100 * time.Millisecond)
@@ -136,10 +174,41 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
+// tracer records every HTTP answer that is not a success, with what was
+// asked: what a failed call looked like on the wire.
+type tracer struct{ w *writer }
+
+func (t tracer) RoundTrip(r *http.Request) (*http.Response, error) {
+	var method string
+	if r.Body != nil && r.GetBody != nil {
+		if b, err := r.GetBody(); err == nil {
+			var msg struct{ Method string }
+			_ = json.NewDecoder(b).Decode(&msg)
+			method = msg.Method
+		}
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 300 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		t.w.note(fmt.Errorf("HTTP %s %s (method %q, Mcp-Protocol-Version %q, Mcp-Session-Id %q) answered %d: %s",
+			r.Method, r.URL.Path, method, r.Header.Get("Mcp-Protocol-Version"), r.Header.Get("Mcp-Session-Id"), resp.StatusCode, body))
+	}
+	return resp, err
+}
+
 func (w *writer) fail(err error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.failures++
+	w.mu.Unlock()
+	w.note(err)
+}
+
+// note keeps err if no failure like it was seen before.
+func (w *writer) note(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	msg := err.Error()
 	for _, e := range w.errs {
 		if strings.HasSuffix(e, msg) {
