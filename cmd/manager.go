@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -57,6 +56,8 @@ func runManager(args []string) (err error) {
 		authMode             string
 		audience             string
 		allowedOrigins       string
+		resourceURL          string
+		authServers          string
 		mcpSync              time.Duration
 		mcpMaxBody           int64
 		walMinSync           time.Duration
@@ -81,6 +82,8 @@ func runManager(args []string) (err error) {
 	fs.BoolVar(&mcpStdio, "mcp-stdio", false, "Serve MCP over stdin/stdout against --data-dir without Kubernetes (for a desktop MCP client).")
 	fs.StringVar(&authMode, "auth", string(mcpserver.AuthKubernetes), "MCP authentication: kubernetes (TokenReview + SubjectAccessReview) or none (only with a loopback --mcp-bind-address).")
 	fs.StringVar(&audience, "mcp-token-audience", mcpserver.DefaultAudience, "Audience MCP bearer tokens must be issued for.")
+	fs.StringVar(&resourceURL, "mcp-resource-url", "", "The MCP endpoint's URL as clients reach it (e.g. https://mcp.example.com/mcp): the resource of its OAuth protected-resource metadata. Empty: the URL each request came in on.")
+	fs.StringVar(&authServers, "mcp-authorization-servers", "", "Comma-separated issuer URLs of the OIDC providers the cluster trusts for the token audience, listed in the protected-resource metadata.")
 	fs.DurationVar(&mcpSync, "mcp-status-sync-interval", mcpserver.DefaultSyncInterval, "Most often a session's status counts and lastActivityTime are written.")
 	fs.Int64Var(&mcpMaxBody, "mcp-max-body-bytes", mcpserver.DefaultMaxBodyBytes, "Largest MCP request body accepted (413 beyond).")
 	fs.StringVar(&allowedOrigins, "mcp-allowed-origins", "", "Comma-separated browser origins allowed to call the MCP server besides loopback and the server's own host.")
@@ -117,6 +120,9 @@ func runManager(args []string) (err error) {
 	}
 	if !mcpStdio {
 		if err := mcpserver.ValidateAuth(mcpserver.AuthMode(authMode), mcpAddr); err != nil {
+			return &usageError{err}
+		}
+		if _, err := auth.NewResourceMetadata(resourceURL, splitList(authServers), mcpserver.MCPPath); err != nil {
 			return &usageError{err}
 		}
 	}
@@ -168,6 +174,7 @@ func runManager(args []string) (err error) {
 	srv, err := addMCPServer(mgr, st, defaults, mcpserver.Options{
 		Addr: mcpAddr, AuthMode: mcpserver.AuthMode(authMode),
 		SyncInterval: mcpSync, MaxBodyBytes: mcpMaxBody, AllowedOrigins: splitList(allowedOrigins),
+		ResourceURL: resourceURL, AuthorizationServers: splitList(authServers),
 	}, audience)
 	if err != nil {
 		return fmt.Errorf("set up the MCP server: %w", err)
@@ -197,12 +204,11 @@ func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults
 	opts.Client, opts.APIReader, opts.Informers = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache()
 	opts.Store, opts.Defaults = st, &defaults
 	if opts.AuthMode == mcpserver.AuthKubernetes {
-		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+		authn, authz, err := auth.New(mgr.GetConfig(), auth.Options{Audiences: []string{audience}})
 		if err != nil {
-			return nil, fmt.Errorf("clientset for access reviews: %w", err)
+			return nil, err
 		}
-		opts.Authenticator = auth.NewTokenAuthenticator(cs.AuthenticationV1().TokenReviews(), []string{audience}, mcpserver.DefaultAuthCacheTTL)
-		opts.Authorizer = auth.NewAuthorizer(cs.AuthorizationV1().SubjectAccessReviews(), mcpserver.DefaultAuthCacheTTL)
+		opts.Authenticator, opts.Authorizer = authn, authz
 	}
 	srv, err := mcpserver.New(opts)
 	if err != nil {

@@ -23,6 +23,9 @@ bench() { # package, -bench regexp, -benchtime
   bench ./internal/store 'FileBaselineLatency' 100x
   # Lifecycle: 10,000 sessions against the real apiserver.
   bench ./controllers 'Suspend10k' 1x
+  # Auth: what authenticating and authorising one MCP call costs, answers
+  # cached (the delegating authenticator and authorizer).
+  bench ./internal/auth 'AuthPath' 1s
   # MCP: add_message over Streamable HTTP with auth vs a bare go-sdk server.
   if ls internal/mcpserver/*_test.go >/dev/null 2>&1 && grep -q '^func BenchmarkAddMessage' internal/mcpserver/*_test.go; then
     bench ./internal/mcpserver 'AddMessage' 28000x

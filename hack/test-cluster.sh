@@ -96,4 +96,5 @@ KUBECONFIG="$CLUSTER_DIR/kubeconfig" KUBECTL="$assets/kubectl" \
   INSTALLER="$root/dist/install.yaml" IMG="$IMG" IMAGE_TAR="$root/dist/image.tar" \
   UPGRADE_IMG="$upgrade_img" UPGRADE_IMAGE_TAR="$root/dist/image-upgrade.tar" AGENT_IMG="$agent_img" AGENT_SAMPLE="$root/config/samples/agent_serviceaccount.yaml" \
   HELM="$HELM" CHART="$chart" SCRAPER_IMG="$scraper_img" MONITORING="$root/dist/monitoring.yaml" PROMETHEUS_CRDS="$prometheus_crds" \
+  MANAGER_BINARY="$bin/image/manager" \
   go test -tags cluster -count=1 -timeout 40m -v ./internal/e2e/cluster/

@@ -159,7 +159,7 @@ func addMessageEnv(b *testing.B, st *store.Store) benchEnv {
 	for i := range 16 {
 		env.tokens = append(env.tokens, serviceAccountToken(b, ns, fmt.Sprintf("agent-%d", i), "mcpsession-editor"))
 	}
-	opts := kubeAuthOptions()
+	opts := kubeAuthOptions(b)
 	opts.Store = st
 	_, env.url = startServer(b, opts)
 	cs := benchClient(b, env.url, env.tokens[0])

@@ -24,7 +24,7 @@ func TestReadyzCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	opts := kubeAuthOptions()
+	opts := kubeAuthOptions(t)
 	opts.Addr, opts.Store, opts.Clock = "127.0.0.1:0", st, testClock
 	opts.Client, opts.APIReader, opts.Informers = mgrClient, mgrReader, mgr.GetCache()
 	s, err := New(opts)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -165,6 +166,21 @@ func (r *kubeRegistry) List(ctx context.Context, namespace string) ([]Session, e
 		out = append(out, observe(now, obj, policies, r.defaults, r.activity(client.ObjectKeyFromObject(obj))))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (r *kubeRegistry) Namespaces(ctx context.Context) ([]string, error) {
+	list := &v1alpha1.McpSessionList{}
+	if err := r.c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	var out []string
+	for i := range list.Items {
+		if ns := list.Items[i].Namespace; !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
 	return out, nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -205,6 +207,26 @@ func (r *localRegistry) Get(ctx context.Context, namespace, name string) (Sessio
 		return Session{}, err
 	}
 	return r.reconcile(ctx, rec)
+}
+
+func (r *localRegistry) Namespaces(ctx context.Context) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(ctx); err != nil {
+		return nil, err
+	}
+	entries, err := r.st.ListContext(ctx, localRegistryUID, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if ns, _, ok := strings.Cut(e.Key, "/"); ok && !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func (r *localRegistry) List(ctx context.Context, namespace string) ([]Session, error) {

@@ -88,6 +88,8 @@ type registry interface {
 	Get(ctx context.Context, namespace, name string) (Session, error)
 	// List returns the sessions of a namespace, sorted by name.
 	List(ctx context.Context, namespace string) ([]Session, error)
+	// Namespaces returns the namespaces holding sessions, sorted.
+	Namespaces(ctx context.Context) ([]string, error)
 	// SetSuspend sets the desired suspend state (spec.suspend).
 	SetSuspend(ctx context.Context, namespace, name string, suspend bool) (Session, error)
 	// Terminate sets spec.terminate (irreversible).
