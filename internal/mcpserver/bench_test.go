@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
@@ -75,7 +76,7 @@ func BenchmarkAddMessage(b *testing.B) {
 	})
 	// The opt-in group-commit window (--store-wal-min-sync-interval=1ms),
 	// not the default: what it buys at 16 clients, what it costs one.
-	windowed := addMessageEnv(b, openStore(b, store.Options{WALMinSyncInterval: time.Millisecond}))
+	windowed := addMessageEnv(b, openStore(b, pebblestore.Options{WALMinSyncInterval: time.Millisecond}))
 	b.Run("add_message-wal-window=1ms/clients=1", func(b *testing.B) {
 		perSec := runLoad(b, 1, func(i int) *mcp.ClientSession {
 			return benchClient(b, windowed.url, windowed.tokens[i])
@@ -128,10 +129,10 @@ func interleaved(b *testing.B, bareURL string, env benchEnv) {
 }
 
 // openStore opens a store of its own for a benchmark, with opts.
-func openStore(b *testing.B, opts store.Options) *store.Store {
+func openStore(b *testing.B, opts pebblestore.Options) store.Store {
 	b.Helper()
 	opts.Clock, opts.Logger = testClock, quietPebble{}
-	st, err := store.Open(b.TempDir(), opts)
+	st, err := pebblestore.Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -151,7 +152,7 @@ type benchEnv struct {
 // addMessageEnv starts the real server with Kubernetes auth and a session
 // pre-filled with benchPrefill messages (imported through the store in one
 // batch), and mints one service-account token per client.
-func addMessageEnv(b *testing.B, st *store.Store) benchEnv {
+func addMessageEnv(b *testing.B, st store.Store) benchEnv {
 	b.Helper()
 	ensureClusterRoles(b)
 	ns := newNamespace(b)

@@ -57,7 +57,7 @@ func (r *localRecord) object() *v1alpha1.McpSession {
 // lifecycle.ApplyDecision as the controller does, and a terminated session
 // past its retention is erased on the next read.
 type localRegistry struct {
-	st       *store.Store
+	st       store.Store
 	clock    clock.PassiveClock
 	defaults lifecycle.Defaults
 	activity func(types.NamespacedName) time.Time

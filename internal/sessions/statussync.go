@@ -22,7 +22,7 @@ import (
 // node heartbeats, which moved off Node status to spare etcd).
 type statusSyncer struct {
 	reg      registry
-	st       *store.Store
+	st       store.Store
 	clock    clock.WithTicker
 	interval time.Duration
 	log      logr.Logger
@@ -47,7 +47,7 @@ type syncEntry struct {
 // older lastActivityTime than was recorded.
 const forgetAfter = time.Minute
 
-func newStatusSyncer(reg registry, st *store.Store, clk clock.WithTicker, interval time.Duration, log logr.Logger) *statusSyncer {
+func newStatusSyncer(reg registry, st store.Store, clk clock.WithTicker, interval time.Duration, log logr.Logger) *statusSyncer {
 	return &statusSyncer{reg: reg, st: st, clock: clk, interval: interval, log: log, entries: map[types.NamespacedName]*syncEntry{}}
 }
 

@@ -11,13 +11,14 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 )
 
 // openStore opens a store of the test's own on a fake clock.
-func openStore(t *testing.T) (*testingclock.FakeClock, *store.Store) {
+func openStore(t *testing.T) (*testingclock.FakeClock, store.Store) {
 	t.Helper()
 	clk := testingclock.NewFakeClock(time.Date(2025, 9, 2, 10, 0, 0, 0, time.UTC))
-	st, err := store.Open(t.TempDir(), store.Options{Clock: clk})
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

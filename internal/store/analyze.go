@@ -23,9 +23,11 @@ import (
 //     go through the same steps, so words of other languages still match
 //     themselves exactly, and their plural -s is often folded too.
 //
-// Nothing of this is stored: the store ranks at query time (see Search),
-// so there is no index to rebuild when the analysis changes, and data
-// written before it searches with the current analysis at once.
+// Both backends use this analysis, so a query matches the same records in
+// either. The Pebble store ranks at query time, so a change to the analysis
+// applies at once to data written before it; the PostgreSQL store keeps the
+// terms of every record in a tsvector, which a change to the analysis would
+// have to rebuild (a migration).
 
 // maxStemCache bounds the per-query memo of stems. Natural text repeats its
 // words, so most tokens of a search hit the memo; the bound keeps a search
@@ -106,6 +108,10 @@ func (a *analyzer) term(word string) string {
 	}
 	return t
 }
+
+// Analyze returns the terms of text in order: what a record or a query is
+// made of for search.
+func Analyze(text string) []string { return newAnalyzer().terms(text) }
 
 // terms returns the terms of text in order.
 func (a *analyzer) terms(text string) []string {
