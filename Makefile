@@ -68,8 +68,8 @@ envtest: ## Build (once, cached per user) the real kube-apiserver and etcd for t
 	@hack/control-plane.sh $(LOCALBIN) >/dev/null
 
 .PHONY: test
-test: manifests generate vet envtest ## Run all tests against a real kube-apiserver and etcd.
-	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" go test $(GOTEST_FLAGS) ./...
+test: manifests generate vet envtest ## Run all tests against a real kube-apiserver and etcd, and the store tests against Pebble and a private PostgreSQL (hack/postgres.sh).
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" hack/postgres.sh run -- go test $(GOTEST_FLAGS) ./...
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target briefly (FUZZTIME each).
