@@ -73,7 +73,7 @@ test: manifests generate vet envtest ## Run all tests against a real kube-apiser
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target briefly (FUZZTIME each).
-	@hack/fuzz.sh $(FUZZTIME)
+	@hack/postgres.sh run -- hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: test-e2e
 test-e2e: envtest build-installer ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP; the installer applied and its RBAC used.

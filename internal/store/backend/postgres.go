@@ -2,11 +2,11 @@ package backend
 
 import (
 	"context"
-	"errors"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pgstore"
 )
 
-func openPostgres(context.Context, Spec, Options) (store.Store, error) {
-	return nil, errors.New("the PostgreSQL store is not built yet")
+func openPostgres(ctx context.Context, spec Spec, opts Options) (store.Store, error) {
+	return pgstore.Open(ctx, spec.URL, pgstore.Options{Clock: opts.Clock, Logger: opts.Logger})
 }
