@@ -146,10 +146,11 @@ docker-push: ## Push the image IMG with Docker.
 	$(CONTAINER_TOOL) push $(IMG)
 
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write one dist/install.yaml with CRDs, RBAC and the manager.
+build-installer: manifests generate kustomize ## Write dist/install.yaml (CRDs, RBAC, the manager on a PVC) and dist/install-postgres.yaml (the same on PostgreSQL, several replicas).
 	mkdir -p dist
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default > dist/install.yaml
+	$(KUSTOMIZE) build config/postgres > dist/install-postgres.yaml
 
 ##@ Deployment
 

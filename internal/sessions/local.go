@@ -275,9 +275,13 @@ func (r *localRegistry) WriteStatus(ctx context.Context, namespace, name, uid st
 	if err != nil {
 		return err
 	}
-	rec.Status.Counts = u.Counts
-	if !u.LastActivity.IsZero() {
-		rec.Status.LastActivityTime = &metav1.Time{Time: u.LastActivity.Truncate(time.Second)}
+	before := rec.Status.DeepCopy()
+	advanceActivity(&rec.Status, u.LastActivity)
+	if rec.Status.Counts, err = u.Counts(ctx); err != nil {
+		return err
+	}
+	if equality.Semantic.DeepEqual(before, &rec.Status) {
+		return nil
 	}
 	return r.save(ctx, rec)
 }
