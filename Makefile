@@ -91,11 +91,22 @@ bench: envtest ## Run every benchmark; print one table, write bin/bench/report.{
 
 ##@ Run locally
 
+# make dev's store: pebble (in .dev/data, kept), postgres (a private
+# PostgreSQL from hack/postgres.sh, removed on exit) or a postgres:// URL.
+STORE ?= pebble
+
 .PHONY: dev
-dev: manifests envtest ## Run everything locally: control plane, CRDs, manager, MCP at http://127.0.0.1:8090/mcp.
+dev: manifests envtest ## Run everything locally: control plane, CRDs, manager, MCP at http://127.0.0.1:8090/mcp (STORE=postgres: on a private PostgreSQL).
 	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
 	go build -o $(LOCALBIN)/dev ./hack/dev
+ifeq ($(STORE),pebble)
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" $(LOCALBIN)/dev --manager=$(LOCALBIN)/manager
+else ifeq ($(STORE),postgres)
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" hack/postgres.sh run -- \
+		sh -c 'exec $(LOCALBIN)/dev --manager=$(LOCALBIN)/manager --store="$$MCP_TEST_POSTGRES_URL"'
+else
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" $(LOCALBIN)/dev --manager=$(LOCALBIN)/manager --store='$(STORE)'
+endif
 
 .PHONY: demo
 demo: ## Play the tutorial's three-day debugging story against `make dev` over MCP.
