@@ -76,10 +76,10 @@ fuzz: ## Run every fuzz target briefly (FUZZTIME each).
 	@hack/postgres.sh run -- hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: test-e2e
-test-e2e: envtest build-installer ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP; the installer applied and its RBAC used.
+test-e2e: envtest build-installer ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP; the installer applied and its RBAC used; two managers on one PostgreSQL.
 	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" MANAGER_BINARY=$(LOCALBIN)/manager INSTALLER=$(CURDIR)/dist/install.yaml \
-		go test -tags e2e $(GOTEST_FLAGS) -v ./internal/e2e/...
+		hack/postgres.sh run -- go test -tags e2e $(GOTEST_FLAGS) -v ./internal/e2e/...
 
 .PHONY: conformance
 conformance: ## Run the official MCP conformance suite (server scenarios) against the server.

@@ -171,6 +171,10 @@ func runManager(args []string) (err error) {
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "mcp-session-operator.sessions.mcp.dev",
 		LeaderElectionNamespace: leaderElectionNS,
+		// The manager exits as soon as it stops, so it can hand the Lease
+		// over at once: a rolling update or a scale-down moves leadership
+		// without waiting for the Lease to expire.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("create the manager: %w", err)
