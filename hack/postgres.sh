@@ -12,6 +12,8 @@
 #       Over TCP the role has a random password (in the URL) and
 #       scram-sha-256 is required; on the socket the folder's permissions
 #       keep others out.
+#   hack/postgres.sh dir URL
+#       Prints the folder of the server a URL of this script names.
 #   hack/postgres.sh stop DIR|URL
 #       Stops that server by its PID (fast shutdown, then SIGKILL after 30 s)
 #       and removes its folder.
@@ -197,6 +199,10 @@ case "$cmd" in
   start)
     start "$@"
     ;;
+  dir)
+    [ $# -eq 1 ] || { log "usage: $0 dir URL"; exit 2; }
+    dir_of "$1"
+    ;;
   stop)
     [ $# -eq 1 ] || { log "usage: $0 stop DIR|URL"; exit 2; }
     stop_dir "$(dir_of "$1")"
@@ -220,7 +226,7 @@ case "$cmd" in
     exit "$status"
     ;;
   *)
-    echo "usage: $0 start [--listen ADDR] [--port N] | stop DIR|URL | run [--listen ADDR] [--port N] -- COMMAND..." >&2
+    echo "usage: $0 start [--listen ADDR] [--port N] | dir URL | stop DIR|URL | run [--listen ADDR] [--port N] -- COMMAND..." >&2
     exit 2
     ;;
 esac
