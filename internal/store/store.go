@@ -24,6 +24,10 @@ type Store interface {
 	// Erase deletes every record of the session. Erasing a missing session
 	// succeeds: the finalizer that calls it may be retried.
 	Erase(ctx context.Context, uid string) error
+	// Sessions calls fn with the header of every session, in UID order,
+	// until fn returns an error (which Sessions returns): what copying a
+	// whole store (manager migrate) reads.
+	Sessions(ctx context.Context, fn func(Header) error) error
 
 	// SetContext adds or replaces a context entry (any JSON value, stored
 	// compact), within limits.

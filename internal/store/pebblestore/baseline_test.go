@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/storetest"
 )
 
 // fileSession is the tutorial's file-based approach, the baseline the
@@ -142,8 +143,8 @@ func BenchmarkFileBaselineLatency(b *testing.B) {
 			}
 			b.StopTimer()
 			slices.Sort(lat)
-			b.ReportMetric(us(percentile(lat, 0.50)), "p50-us")
-			b.ReportMetric(us(percentile(lat, 0.99)), "p99-us")
+			b.ReportMetric(us(storetest.Percentile(lat, 0.50)), "p50-us")
+			b.ReportMetric(us(storetest.Percentile(lat, 0.99)), "p99-us")
 		})
 	}
 }

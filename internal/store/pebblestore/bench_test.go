@@ -3,16 +3,14 @@ package pebblestore
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/storetest"
 )
 
 // Benchmarks for the targets. Each reports its own metrics; the
@@ -24,17 +22,7 @@ import (
 //	go test ./internal/store -run '^$' -bench 'FileBaselineLatency' -benchtime 100x
 
 // payload1K is ~1 KiB of prose-like text, the message size of the targets.
-var payload1K = func() string {
-	words := []string{"cache", "memory", "leak", "eviction", "webhook", "queue", "analytics", "deployment",
-		"the", "is", "growing", "entries", "instance", "production", "profile", "heap", "retry", "policy"}
-	r := rand.New(rand.NewPCG(1, 2))
-	var sb strings.Builder
-	for sb.Len() < 1100 {
-		sb.WriteString(words[r.IntN(len(words))])
-		sb.WriteByte(' ')
-	}
-	return sb.String()[:1024]
-}()
+var payload1K = storetest.Payload1K
 
 // openBench opens a store with production defaults (real clock, default
 // cache and memtable sizes).
@@ -103,14 +91,6 @@ func settle(tb testing.TB, st *Store) {
 	}
 }
 
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted)-1) * p)
-	return sorted[i]
-}
-
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // BenchmarkAppendDurable measures synced 1 KiB appends per second, sessions
@@ -139,32 +119,7 @@ func BenchmarkAppendDurable(b *testing.B) {
 				prefill(b, st, uids[i], 1000, payload1K)
 			}
 			settle(b, st)
-			goroutines := c.sessions * c.writers
-			per := (b.N + goroutines - 1) / goroutines
-			var wg sync.WaitGroup
-			errs := make(chan error, goroutines)
-			b.ResetTimer()
-			start := time.Now()
-			for g := 0; g < goroutines; g++ {
-				wg.Add(1)
-				go func(uid string) {
-					defer wg.Done()
-					for i := 0; i < per; i++ {
-						if _, err := st.AppendMessage(bg, uid, Message{Role: "user", Content: payload1K}, Limits{}); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}(uids[g%c.sessions])
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			close(errs)
-			for err := range errs {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(per*goroutines)/elapsed.Seconds(), "appends/s")
+			storetest.AppendDurable(b, st, uids, c.writers)
 		})
 	}
 }
@@ -180,36 +135,7 @@ func BenchmarkAppendLatency(b *testing.B) {
 	prefill(b, st, "small", 1_000, payload1K)
 	prefill(b, st, "big", 100_000, payload1K)
 	settle(b, st)
-	small := make([]time.Duration, 0, b.N)
-	big := make([]time.Duration, 0, b.N)
-	appendTimed := func(uid string, into *[]time.Duration) {
-		t := time.Now()
-		if _, err := st.AppendMessage(bg, uid, Message{Role: "user", Content: payload1K}, Limits{}); err != nil {
-			b.Fatal(err)
-		}
-		*into = append(*into, time.Since(t))
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%2 == 0 {
-			appendTimed("small", &small)
-			appendTimed("big", &big)
-		} else {
-			appendTimed("big", &big)
-			appendTimed("small", &small)
-		}
-	}
-	b.StopTimer()
-	slices.Sort(small)
-	slices.Sort(big)
-	p50s, p99s := percentile(small, 0.50), percentile(small, 0.99)
-	p50b, p99b := percentile(big, 0.50), percentile(big, 0.99)
-	b.ReportMetric(us(p50s), "p50-us-1k")
-	b.ReportMetric(us(p99s), "p99-us-1k")
-	b.ReportMetric(us(p50b), "p50-us-100k")
-	b.ReportMetric(us(p99b), "p99-us-100k")
-	b.ReportMetric(float64(p50b)/float64(p50s), "p50-ratio")
-	b.ReportMetric(float64(p99b)/float64(p99s), "p99-ratio")
+	storetest.AppendLatency(b, st, "small", "big")
 }
 
 // BenchmarkResume measures the first read of a session after the store is
@@ -247,15 +173,8 @@ func BenchmarkResume(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		t := time.Now()
-		h, err1 := st.Get(bg, "big")
-		tail, err2 := st.Tail(bg, "big", 20)
-		keys, err3 := st.ContextKeys(bg, "big", "")
-		total += time.Since(t)
+		total += storetest.ResumeRead(b, st, "big", 100_000, 1000)
 		b.StopTimer()
-		if err1 != nil || err2 != nil || err3 != nil || h.Messages != 100_000 || len(tail) != 20 || tail[19].Seq != 100_000 || len(keys) != 1000 {
-			b.Fatalf("resume read wrong data: %v %v %v, %d messages, %d tail, %d keys", err1, err2, err3, h.Messages, len(tail), len(keys))
-		}
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
 		}

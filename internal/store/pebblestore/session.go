@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -134,4 +135,45 @@ func (s *Store) erase(ctx context.Context, uid string) error {
 	}
 	s.forget(uid, e)
 	return nil
+}
+
+// Sessions calls fn with every session's header in UID order. It reads
+// each session's header and then seeks past the session's records, so its
+// cost grows with the number of sessions, not of records.
+func (s *Store) Sessions(ctx context.Context, fn func(Header) error) error {
+	done, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte(sessionsRoot), UpperBound: prefixEnd([]byte(sessionsRoot))})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for valid := it.First(); valid; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k := it.Key()
+		rest := k[len(sessionsRoot):]
+		slash := bytes.IndexByte(rest, '/')
+		if slash < 0 {
+			return fmt.Errorf("malformed key %q", k)
+		}
+		uid := string(rest[:slash])
+		h, err := readHeader(snap, uid)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("list sessions: %w", err)
+		}
+		if err == nil {
+			if err := fn(*h); err != nil {
+				return err
+			}
+		}
+		valid = it.SeekGE(prefixEnd(sessionPrefix(uid)))
+	}
+	return it.Error()
 }

@@ -32,7 +32,7 @@ func openAt(t testing.TB, url string) *Store {
 	return st
 }
 
-func exec(t testing.TB, url, sql string, args ...any) {
+func execSQL(t testing.TB, url, sql string, args ...any) {
 	t.Helper()
 	c, err := pgx.Connect(bg, url)
 	if err != nil {
@@ -90,7 +90,7 @@ func TestConcurrentMigrations(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	openAt(t, url).Close()
-	exec(t, url, "UPDATE schema_migrations SET version = $1", SchemaVersion+1)
+	execSQL(t, url, "UPDATE schema_migrations SET version = $1", SchemaVersion+1)
 	_, err := Open(bg, url, Options{})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("version %d, newer than this build's %d", SchemaVersion+1, SchemaVersion)) {
 		t.Fatalf("Open on a newer schema: %v", err)
@@ -102,7 +102,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 func TestSynchronousCommit(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	u, _ := pgx.ParseConfig(url)
-	exec(t, url, "ALTER DATABASE "+pgx.Identifier{u.Database}.Sanitize()+" SET synchronous_commit = off")
+	execSQL(t, url, "ALTER DATABASE "+pgx.Identifier{u.Database}.Sanitize()+" SET synchronous_commit = off")
 	st := openAt(t, url)
 	for range 3 {
 		var v string

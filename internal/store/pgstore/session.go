@@ -190,3 +190,39 @@ func (s *Store) mutate(ctx context.Context, uid string, fn func(tx pgx.Tx, h *st
 	}
 	return err
 }
+
+// Sessions calls fn with every session's header in UID order, read from
+// one snapshot; fn runs after the read, outside its transaction.
+func (s *Store) Sessions(ctx context.Context, fn func(store.Header) error) error {
+	done, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	var all []store.Header
+	err = s.readTx(ctx, func(tx pgx.Tx) error {
+		all = all[:0]
+		rows, err := tx.Query(ctx, `SELECT `+headerColumns+` FROM mcp_sessions ORDER BY uid`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			h, err := scanHeader(rows)
+			if err != nil {
+				return err
+			}
+			all = append(all, *h)
+		}
+		return rows.Err()
+	})
+	done()
+	if err != nil {
+		return fmt.Errorf("list sessions: %w", err)
+	}
+	for _, h := range all {
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}

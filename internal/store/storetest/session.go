@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +154,43 @@ func testRealClockDefault(t *testing.T, b Backend) {
 	}
 	if h.Created.Nanosecond()%1000 != 0 {
 		t.Fatalf("created %v not truncated to microseconds", h.Created)
+	}
+}
+
+// Sessions lists every session once, in UID order, with its counters,
+// and stops at fn's error.
+func testSessions(t *testing.T, b Backend) {
+	st := open(t, b)
+	if err := st.Sessions(bg, func(h Header) error { return fmt.Errorf("empty store listed %s", h.UID) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, uid := range []string{"u2", "u10", "u1"} {
+		mustCreate(t, st, uid)
+		if _, err := st.AppendMessage(bg, uid, Message{Role: "user", Content: uid}, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Import(bg, SessionRef{UID: "leak", Name: "leak"}, Tutorial(t), store.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Erase(bg, "u2"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := st.Sessions(bg, func(h Header) error {
+		want, err := st.Get(bg, h.UID)
+		if err != nil || h != want {
+			return fmt.Errorf("listed %+v, Get says %+v (%v)", h, want, err)
+		}
+		got = append(got, h.UID)
+		return nil
+	})
+	if err != nil || strings.Join(got, ",") != "leak,u1,u10" {
+		t.Fatalf("Sessions listed %q (%v), want leak,u1,u10", got, err)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := st.Sessions(bg, func(Header) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("Sessions after fn's error: %v, %d calls", err, n)
 	}
 }

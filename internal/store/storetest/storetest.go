@@ -189,6 +189,7 @@ func Run(t *testing.T, b Backend) {
 		{"ClosedStore", testClosedStore},
 		{"CancelledContext", testCancelledContext},
 		{"RealClockDefault", testRealClockDefault},
+		{"Sessions", testSessions},
 		{"ContextRoundTrip", testContextRoundTrip},
 		{"ContextInvalidInput", testContextInvalidInput},
 		{"ContextLimitsRefuseAndChangeNothing", testContextLimitsRefuseAndChangeNothing},
