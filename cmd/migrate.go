@@ -90,4 +90,3 @@ func migrateStore(ctx context.Context, from, to store.Store, replace bool) (sess
 	})
 	return sessions, messages, err
 }
-
