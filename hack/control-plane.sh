@@ -31,11 +31,15 @@ assets="${bin_dir}/k8s/${KUBE_VERSION}-${goos}-${goarch}"
 
 log() { echo "control-plane: $*" >&2; }
 
+# Throwaway build modules, removed when the script exits, also on failure.
+tmpdirs=()
+trap 'rm -rf "${tmpdirs[@]}"' EXIT
+newtmp() { tmp="$(mktemp -d)"; tmpdirs+=("$tmp"); }
+
 # build_kube BINARY... builds the named commands of k8s.io/kubernetes
 # (kube-apiserver, kubectl) into the cache, in one throwaway build module.
 build_kube() {
-  local work; work="$(mktemp -d)"
-  trap 'rm -rf "$work"' RETURN
+  newtmp; local work="$tmp"
   log "building $* ${KUBE_VERSION} from k8s.io/kubernetes (first time only, about 5 minutes on 2 cores)"
   (
     cd "$work"
@@ -66,14 +70,25 @@ build_kube() {
   )
 }
 
-build_etcd() {
-  local work; work="$(mktemp -d)"
-  trap 'rm -rf "$work"' RETURN
-  log "building etcd ${ETCD_VERSION} from go.etcd.io/etcd/server/v3 (about 30 seconds)"
+# build_main NAME MODULE VERSION builds the main package read from stdin, in
+# a throwaway module that requires MODULE at VERSION, into the cache as NAME.
+build_main() {
+  local name="$1" module="$2" version="$3"
+  newtmp; local work="$tmp"
+  cat > "$work/main.go"
   (
     cd "$work"
-    go mod init etcd-build >/dev/null 2>&1
-    cat > main.go <<'GO'
+    go mod init "${name}-build" >/dev/null 2>&1
+    GOFLAGS=-mod=mod go get "${module}@v${version}" >/dev/null 2>&1
+    GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$cache/$name.tmp" .
+  )
+  mv "$cache/$name.tmp" "$cache/$name"
+}
+
+build_etcd() {
+  log "building etcd ${ETCD_VERSION} from go.etcd.io/etcd/server/v3 (about 30 seconds)"
+  build_main etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" <<'GO'
 package main
 
 import (
@@ -84,23 +99,13 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
-    GOFLAGS=-mod=mod go get "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" >/dev/null 2>&1
-    GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$cache/etcd.tmp" .
-  )
-  mv "$cache/etcd.tmp" "$cache/etcd"
 }
 
 # build_coredns builds CoreDNS for the one-node cluster's DNS with only the
 # plugins its Corefile uses (the full build pulls in every cloud SDK).
 build_coredns() {
-  local work; work="$(mktemp -d)"
-  trap 'rm -rf "$work"' RETURN
   log "building coredns ${COREDNS_VERSION} from github.com/coredns/coredns (about a minute)"
-  (
-    cd "$work"
-    go mod init coredns-build >/dev/null 2>&1
-    cat > main.go <<'GO'
+  build_main coredns github.com/coredns/coredns "$COREDNS_VERSION" <<'GO'
 package main
 
 import (
@@ -117,11 +122,6 @@ import (
 
 func main() { coremain.Run() }
 GO
-    GOFLAGS=-mod=mod go get "github.com/coredns/coredns@v${COREDNS_VERSION}" >/dev/null 2>&1
-    GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$cache/coredns.tmp" .
-  )
-  mv "$cache/coredns.tmp" "$cache/coredns"
 }
 
 mkdir -p "$cache" "$assets"

@@ -114,6 +114,9 @@ func up(ctx context.Context, l *layout) error {
 			return err
 		}
 	}
+	if err := routeServicesLocally(); err != nil {
+		return err
+	}
 	// Nothing can be pulled here, and a pull must not even look up a
 	// registry's name with the machine's resolver: every pull goes to a
 	// proxy on a closed loopback port and fails at once (ErrImagePull).
@@ -250,6 +253,26 @@ func clientset(kubeconfig string) (*kubernetes.Clientset, error) {
 	}
 	cfg.Timeout = 10 * time.Second
 	return kubernetes.NewForConfig(cfg)
+}
+
+// routeServicesLocally keeps Service addresses on this machine. The host
+// reaches a Service through kube-proxy's DNAT in OUTPUT; a packet that
+// misses it (while kube-proxy syncs) would otherwise follow the default
+// route, and this machine's gateway answers any HTTP request with 404, to
+// a keep-alive connection the client then reuses. Routed to the pods'
+// bridge (created here, before the CNI plugin would), such a packet fails
+// here instead. The route goes with the bridge at cluster-down.
+func routeServicesLocally() error {
+	for _, args := range [][]string{
+		{"link", "add", bridgeName, "type", "bridge"},
+		{"link", "set", bridgeName, "up"},
+		{"route", "add", serviceCIDR, "dev", bridgeName},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
 }
 
 // deadProxy is a loopback port nothing listens on.

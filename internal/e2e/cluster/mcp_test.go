@@ -3,8 +3,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -44,10 +47,14 @@ func (h *harness) token(ns, sa string) string {
 
 // connect opens an MCP session with the go-sdk's Streamable HTTP client.
 func connect(ctx context.Context, url, token string) (*mcp.ClientSession, error) {
+	return connectVia(ctx, url, token, http.DefaultTransport)
+}
+
+func connectVia(ctx context.Context, url, token string, rt http.RoundTripper) (*mcp.ClientSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	t := &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{
-		Transport: testenv.Bearer(token, http.DefaultTransport), Timeout: 10 * time.Second}}
+		Transport: testenv.Bearer(token, rt), Timeout: 10 * time.Second}}
 	c := mcp.NewClient(&mcp.Implementation{Name: "cluster-test", Version: "v0.0.1"}, nil)
 	return c.Connect(ctx, t, nil)
 }
@@ -112,7 +119,7 @@ func (w *writer) run(ctx context.Context) {
 	for n := 0; ctx.Err() == nil; n++ {
 		if cs == nil {
 			var err error
-			if cs, err = connect(ctx, w.url, w.token); err != nil {
+			if cs, err = connectVia(ctx, w.url, w.token, tracer{w}); err != nil {
 				w.fail(err)
 				cs = nil
 				time.Sleep(100 * time.Millisecond)
@@ -136,10 +143,41 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
+// tracer records every HTTP answer that is not a success, with what was
+// asked: what a failed call looked like on the wire.
+type tracer struct{ w *writer }
+
+func (t tracer) RoundTrip(r *http.Request) (*http.Response, error) {
+	var method string
+	if r.Body != nil && r.GetBody != nil {
+		if b, err := r.GetBody(); err == nil {
+			var msg struct{ Method string }
+			_ = json.NewDecoder(b).Decode(&msg)
+			method = msg.Method
+		}
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 300 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		t.w.note(fmt.Errorf("HTTP %s %s (method %q, Mcp-Protocol-Version %q, Mcp-Session-Id %q) answered %d: %s",
+			r.Method, r.URL.Path, method, r.Header.Get("Mcp-Protocol-Version"), r.Header.Get("Mcp-Session-Id"), resp.StatusCode, body))
+	}
+	return resp, err
+}
+
 func (w *writer) fail(err error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.failures++
+	w.mu.Unlock()
+	w.note(err)
+}
+
+// note keeps err if no failure like it was seen before.
+func (w *writer) note(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	msg := err.Error()
 	for _, e := range w.errs {
 		if strings.HasSuffix(e, msg) {
