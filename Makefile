@@ -140,7 +140,7 @@ build: generate fmt vet ## Build the manager binary into bin/manager.
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig.
-	go run -ldflags "$(LDFLAGS)" ./cmd --data-dir=$(CURDIR)/.dev/data
+	go run -ldflags "$(LDFLAGS)" ./cmd --store=pebble:$(CURDIR)/.dev/data
 
 .PHONY: image
 image: ## Build the manager's image with no Docker daemon: dist/image.tar, tagged IMG; prints its digest.

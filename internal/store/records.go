@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -56,6 +57,16 @@ func DecodeContext(raw []byte) (ContextRecord, error) {
 
 // DefaultPageSize is the History page size when the caller passes limit <= 0.
 const DefaultPageSize = 100
+
+// HistoryPage is the page History reads for the caller's fromSeq and limit:
+// from sequence number 1 when fromSeq is 0, DefaultPageSize messages when
+// limit is not positive.
+func HistoryPage(fromSeq uint64, limit int) (uint64, int) {
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	return max(fromSeq, 1), limit
+}
 
 // Message is one conversation turn. Seq and Timestamp are assigned by the
 // store on append.
@@ -354,3 +365,40 @@ const SeqWidth = 20
 // kindExtra is the record of an imported document's unknown top-level
 // fields, for StoredSize.
 const kindExtra Kind = "extra"
+
+// ContextScan is how a backend reads the context entries of session uid
+// whose key starts with prefix, in key (byte) order, at one point in time:
+// fn gets each key and, when values is set, its stored record. It fails
+// with ErrNotFound for a missing session.
+type ContextScan func(ctx context.Context, uid, prefix string, values bool, fn func(key string, rec []byte) error) error
+
+// ListContextWith is ListContext on a backend's scan.
+func ListContextWith(ctx context.Context, scan ContextScan, uid, prefix string) ([]ContextEntry, error) {
+	var out []ContextEntry
+	err := scan(ctx, uid, prefix, true, func(key string, rec []byte) error {
+		r, err := DecodeContext(rec)
+		if err != nil {
+			return err
+		}
+		out = append(out, r.Entry(key))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list context %s: %w", uid, err)
+	}
+	return out, nil
+}
+
+// ContextKeysWith is ContextKeys on a backend's scan: the keys alone, no
+// value decoded.
+func ContextKeysWith(ctx context.Context, scan ContextScan, uid, prefix string) ([]string, error) {
+	var out []string
+	err := scan(ctx, uid, prefix, false, func(key string, _ []byte) error {
+		out = append(out, key)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list context keys %s: %w", uid, err)
+	}
+	return out, nil
+}

@@ -164,21 +164,11 @@ func BenchmarkResume(b *testing.B) {
 	if err := st.Close(); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	var total time.Duration
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
+	storetest.Resume(b, func() store.Store {
 		st, err := Open(dir, Options{Logger: quietLogger{}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
-		total += storetest.ResumeRead(b, st, "big", 100_000, 1000)
-		b.StopTimer()
-		if err := st.Close(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(total)/float64(b.N)/float64(time.Millisecond), "resume-ms")
+		return st
+	}, "big", 100_000, 1000)
 }

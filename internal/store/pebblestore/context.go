@@ -108,36 +108,18 @@ func (s *Store) deleteContext(ctx context.Context, uid, key string) error {
 // ListContext returns the entries whose key starts with prefix ("" for all),
 // in key order, values included. Use ContextKeys when only names are needed.
 func (s *Store) ListContext(ctx context.Context, uid, prefix string) ([]store.ContextEntry, error) {
-	var out []store.ContextEntry
-	err := s.scanContext(ctx, uid, prefix, func(key string, v []byte) error {
-		rec, err := store.DecodeContext(v)
-		if err != nil {
-			return err
-		}
-		out = append(out, rec.Entry(key))
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list context %s: %w", uid, err)
-	}
-	return out, nil
+	return store.ListContextWith(ctx, s.scanContext, uid, prefix)
 }
 
 // ContextKeys returns the context keys starting with prefix, in order,
 // without decoding values: what a resume briefing lists.
 func (s *Store) ContextKeys(ctx context.Context, uid, prefix string) ([]string, error) {
-	var out []string
-	err := s.scanContext(ctx, uid, prefix, func(key string, _ []byte) error {
-		out = append(out, key)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list context keys %s: %w", uid, err)
-	}
-	return out, nil
+	return store.ContextKeysWith(ctx, s.scanContext, uid, prefix)
 }
 
-func (s *Store) scanContext(ctx context.Context, uid, prefix string, fn func(key string, v []byte) error) error {
+// scanContext is the store.ContextScan of the Pebble store: a range scan
+// of one snapshot (values are read either way).
+func (s *Store) scanContext(ctx context.Context, uid, prefix string, _ bool, fn func(key string, v []byte) error) error {
 	if prefix != "" {
 		if err := store.ValidKey(prefix); err != nil {
 			return err

@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -44,12 +45,7 @@ func (s *Store) appendMessage(ctx context.Context, uid string, m store.Message, 
 // (0 means from the start), oldest first. next is the fromSeq of the
 // following page, or 0 when there is none.
 func (s *Store) History(ctx context.Context, uid string, fromSeq uint64, limit int) (msgs []store.Message, next uint64, err error) {
-	if limit <= 0 {
-		limit = store.DefaultPageSize
-	}
-	if fromSeq == 0 {
-		fromSeq = 1
-	}
+	fromSeq, limit = store.HistoryPage(fromSeq, limit)
 	err = s.scanMessages(ctx, uid, msgKey(uid, fromSeq), false, func(m store.Message) error {
 		if len(msgs) == limit {
 			next = m.Seq
@@ -82,9 +78,7 @@ func (s *Store) Tail(ctx context.Context, uid string, n int) ([]store.Message, e
 	if err != nil {
 		return nil, fmt.Errorf("tail %s: %w", uid, err)
 	}
-	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-		msgs[i], msgs[j] = msgs[j], msgs[i]
-	}
+	slices.Reverse(msgs) // read newest first
 	return msgs, nil
 }
 

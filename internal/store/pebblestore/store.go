@@ -69,11 +69,9 @@ type Store struct {
 	db    *pebble.DB
 	clock clock.PassiveClock
 
-	// closeMu is read-held by every operation and write-held by Close, so
-	// Close waits for operations in flight instead of Pebble panicking
-	// under them.
-	closeMu sync.RWMutex
-	closed  bool
+	// gate lets Close wait for operations in flight instead of Pebble
+	// panicking under them.
+	gate store.Gate
 
 	mu       sync.Mutex
 	sessions map[string]*entry // guarded by mu
@@ -123,16 +121,12 @@ var _ store.Store = (*Store)(nil)
 // Close waits for operations in flight and closes the database. Later calls
 // return ErrClosed.
 func (s *Store) Close() error {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	s.closed = true
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
-	}
-	return nil
+	return s.gate.Close(func() error {
+		if err := s.db.Close(); err != nil {
+			return fmt.Errorf("close store: %w", err)
+		}
+		return nil
+	})
 }
 
 // Ping reports whether the store serves operations: nil while it is open,
@@ -148,26 +142,11 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // begin admits one operation; the returned func ends it.
-func (s *Store) begin(ctx context.Context) (func(), error) {
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return nil, store.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		s.closeMu.RUnlock()
-		return nil, err
-	}
-	return s.closeMu.RUnlock, nil
-}
+func (s *Store) begin(ctx context.Context) (func(), error) { return s.gate.Enter(ctx) }
 
-// enter checks uid, then admits one operation on that session; the returned
-// func ends it.
+// enter checks uid, then admits one operation on that session.
 func (s *Store) enter(ctx context.Context, uid string) (func(), error) {
-	if err := store.ValidUID(uid); err != nil {
-		return nil, err
-	}
-	return s.begin(ctx)
+	return s.gate.EnterSession(ctx, uid)
 }
 
 // read runs fn on a snapshot of the store after checking uid and that the

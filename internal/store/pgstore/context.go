@@ -135,35 +135,15 @@ func (s *Store) deleteContext(ctx context.Context, uid, key string) error {
 }
 
 // ListContext returns the entries whose key starts with prefix ("" for all),
-// in key order, values included.
+// in key order, values included. Use ContextKeys when only names are needed.
 func (s *Store) ListContext(ctx context.Context, uid, prefix string) ([]store.ContextEntry, error) {
-	var out []store.ContextEntry
-	err := s.scanContext(ctx, uid, prefix, true, func(key string, rec []byte) error {
-		r, err := store.DecodeContext(rec)
-		if err != nil {
-			return err
-		}
-		out = append(out, r.Entry(key))
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list context %s: %w", uid, err)
-	}
-	return out, nil
+	return store.ListContextWith(ctx, s.scanContext, uid, prefix)
 }
 
 // ContextKeys returns the context keys starting with prefix, in order,
-// without reading values: what a resume briefing lists.
+// without decoding values: what a resume briefing lists.
 func (s *Store) ContextKeys(ctx context.Context, uid, prefix string) ([]string, error) {
-	var out []string
-	err := s.scanContext(ctx, uid, prefix, false, func(key string, _ []byte) error {
-		out = append(out, key)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list context keys %s: %w", uid, err)
-	}
-	return out, nil
+	return store.ContextKeysWith(ctx, s.scanContext, uid, prefix)
 }
 
 // scanContext calls fn with the entries whose key starts with prefix, in

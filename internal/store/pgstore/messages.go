@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -112,12 +113,7 @@ func (s *Store) appendMessage(ctx context.Context, uid string, m store.Message, 
 // (0 means from the start), oldest first. next is the fromSeq of the
 // following page, or 0 when there is none.
 func (s *Store) History(ctx context.Context, uid string, fromSeq uint64, limit int) (msgs []store.Message, next uint64, err error) {
-	if limit <= 0 {
-		limit = store.DefaultPageSize
-	}
-	if fromSeq == 0 {
-		fromSeq = 1
-	}
+	fromSeq, limit = store.HistoryPage(fromSeq, limit)
 	err = s.scanRecords(ctx, uid, `SELECT seq, rec FROM mcp_messages WHERE uid = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
 		[]any{int64(fromSeq), limit + 1}, func(seq int64, rec []byte) error {
 			if len(msgs) == limit {
@@ -151,9 +147,7 @@ func (s *Store) Tail(ctx context.Context, uid string, n int) ([]store.Message, e
 	if err != nil {
 		return nil, fmt.Errorf("tail %s: %w", uid, err)
 	}
-	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-		msgs[i], msgs[j] = msgs[j], msgs[i]
-	}
+	slices.Reverse(msgs) // read newest first
 	return msgs, nil
 }
 

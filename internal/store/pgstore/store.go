@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -66,10 +65,8 @@ type Store struct {
 	notifier *notifier
 	metrics  *metrics
 
-	// closeMu is read-held by every operation and write-held by Close, so
-	// Close waits for operations in flight.
-	closeMu sync.RWMutex
-	closed  bool
+	// gate lets Close wait for operations in flight.
+	gate store.Gate
 }
 
 var _ store.Store = (*Store)(nil)
@@ -116,16 +113,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 // Close waits for operations in flight, sends pending notifications and
 // closes the pool. Later calls return store.ErrClosed.
 func (s *Store) Close() error {
-	s.closeMu.Lock()
-	if s.closed {
-		s.closeMu.Unlock()
-		return store.ErrClosed
-	}
-	s.closed = true
-	s.closeMu.Unlock()
-	s.notifier.stop()
-	s.pool.Close()
-	return nil
+	return s.gate.Close(func() error {
+		s.notifier.stop()
+		s.pool.Close()
+		return nil
+	})
 }
 
 // Ping reports whether the database answers: nil, store.ErrClosed after
@@ -147,25 +139,11 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // begin admits one operation; the returned func ends it.
-func (s *Store) begin(ctx context.Context) (func(), error) {
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return nil, store.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		s.closeMu.RUnlock()
-		return nil, err
-	}
-	return s.closeMu.RUnlock, nil
-}
+func (s *Store) begin(ctx context.Context) (func(), error) { return s.gate.Enter(ctx) }
 
 // enter checks uid, then admits one operation on that session.
 func (s *Store) enter(ctx context.Context, uid string) (func(), error) {
-	if err := store.ValidUID(uid); err != nil {
-		return nil, err
-	}
-	return s.begin(ctx)
+	return s.gate.EnterSession(ctx, uid)
 }
 
 // now is the timestamp for records (store.Timestamp).

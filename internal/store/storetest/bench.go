@@ -125,3 +125,23 @@ func ResumeRead(b *testing.B, st store.Store, uid string, messages int64, keys i
 	}
 	return took
 }
+
+// Resume opens a store with open b.N times (outside the timer: as after a
+// manager restart, nothing of the session is cached in the store), times
+// ResumeRead of uid on it, closes it, and reports the mean as resume-ms.
+func Resume(b *testing.B, open func() store.Store, uid string, messages int64, keys int) {
+	b.ResetTimer()
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		st := open()
+		b.StartTimer()
+		total += ResumeRead(b, st, uid, messages, keys)
+		b.StopTimer()
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total)/float64(b.N)/float64(time.Millisecond), "resume-ms")
+}

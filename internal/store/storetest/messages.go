@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -180,16 +179,7 @@ func testConcurrentAppendsOneSession(t *testing.T, b Backend) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	var got []int
-	for s := range seqs {
-		got = append(got, int(s))
-	}
-	sort.Ints(got)
-	for i, s := range got {
-		if s != i+1 {
-			t.Fatalf("acknowledged sequence numbers not 1..N: position %d is %d", i, s)
-		}
-	}
+	checkContiguous(t, seqs, writers*each)
 	msgs, next, err := st.History(bg, "u1", 1, writers*each+1)
 	if err != nil || next != 0 || len(msgs) != writers*each {
 		t.Fatalf("history: %d messages, next %d, %v", len(msgs), next, err)
