@@ -122,8 +122,7 @@ func (s *Store) Close() error {
 
 // Ping reports whether the database answers: nil, store.ErrClosed after
 // Close, or an error wrapping store.ErrUnavailable. It costs one round
-// trip on an idle connection, at most once a second (the readiness probe
-// calls it).
+// trip on a pooled connection (the readiness probe calls it every 2 s).
 func (s *Store) Ping(ctx context.Context) error {
 	done, err := s.begin(ctx)
 	if err != nil {
