@@ -34,7 +34,7 @@ const (
 func vector(text string) (pgtype.TSVector, int) {
 	terms := store.Analyze(text)
 	counts := make(map[string]int, len(terms))
-	var order []string
+	order := make([]string, 0, len(terms))
 	for _, t := range terms {
 		t = lexeme(t)
 		if counts[t] == 0 {
@@ -43,17 +43,20 @@ func vector(text string) (pgtype.TSVector, int) {
 		counts[t]++
 	}
 	v := pgtype.TSVector{Valid: true, Lexemes: make([]pgtype.TSVectorLexeme, 0, len(order))}
+	// One array holds every lexeme's positions 1..n: a record is written
+	// once, so what it allocates is what it costs.
+	positions := make([]pgtype.TSVectorPosition, 0, len(terms))
 	size := 0
 	for _, t := range order {
 		if size += len(t); size > maxLexemes {
 			break
 		}
 		n := min(counts[t], maxCount)
-		pos := make([]pgtype.TSVectorPosition, n)
-		for i := range pos {
-			pos[i] = pgtype.TSVectorPosition{Position: uint16(i + 1)}
+		from := len(positions)
+		for i := range n {
+			positions = append(positions, pgtype.TSVectorPosition{Position: uint16(i + 1)})
 		}
-		v.Lexemes = append(v.Lexemes, pgtype.TSVectorLexeme{Word: t, Positions: pos})
+		v.Lexemes = append(v.Lexemes, pgtype.TSVectorLexeme{Word: t, Positions: positions[from:len(positions):len(positions)]})
 	}
 	return v, len(terms)
 }
