@@ -48,24 +48,23 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	defer m.Close()
 	m.Log = migrateLogger{s}
-	before, dirty, err := m.Version()
-	if err != nil && !errors.Is(err, migrate.ErrNilVersion) {
-		return fmt.Errorf("schema version: %w", err)
-	}
-	if dirty {
-		return fmt.Errorf("the store's schema is dirty at version %d: a migration failed halfway; see docs/operations.md", before)
-	}
-	if before > SchemaVersion {
-		return fmt.Errorf("the store's schema is at version %d, newer than this build's %d: run a manager at least as new as the one that migrated it", before, SchemaVersion)
-	}
 	// Up, never to a fixed version: that could migrate down a schema a
-	// newer replica moved on meanwhile. Up fails on a version this build
-	// has no migration for.
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+	// newer replica moved on meanwhile. Up takes the lock before it reads
+	// the version, so a replica migrating right now is waited for, not
+	// seen half done.
+	err = m.Up()
+	var dirty migrate.ErrDirty
+	switch {
+	case err == nil:
+		s.log.Info("migrated the store's schema", "to", SchemaVersion)
+	case errors.Is(err, migrate.ErrNoChange):
+	case errors.As(err, &dirty):
+		return fmt.Errorf("the store's schema is dirty at version %d: a migration failed halfway; see docs/operations.md", dirty.Version)
+	default:
+		if v, _, verr := m.Version(); verr == nil && v > SchemaVersion {
+			return fmt.Errorf("the store's schema is at version %d, newer than this build's %d: run a manager at least as new as the one that migrated it", v, SchemaVersion)
+		}
 		return fmt.Errorf("migrate the store's schema to version %d: %w", SchemaVersion, err)
-	}
-	if before != SchemaVersion {
-		s.log.Info("migrated the store's schema", "from", before, "to", SchemaVersion)
 	}
 	return nil
 }
