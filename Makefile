@@ -20,10 +20,22 @@ CONTAINER_TOOL ?= docker
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
+HELM_VERSION ?= v4.3.1
+# promtool, from the newest Prometheus module `go install` accepts (the
+# v0.313-v0.315 go.mod files carry a replace directive). The PromQL parser of
+# the dashboard check (go.mod) is v0.313.2 instead: the Prometheus release
+# whose requirements move this module's other dependencies least.
+PROMETHEUS_VERSION ?= v0.316.0
+# The Prometheus Operator's CRDs for make test-cluster, from its module (the
+# newest version the module proxy serves).
+PROMETHEUS_OPERATOR_VERSION ?= v0.85.0
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
+PROMTOOL ?= $(LOCALBIN)/promtool-$(PROMETHEUS_VERSION)
+CHART_DIR ?= charts/mcp-session-operator
 KUBECTL ?= kubectl
 
 GOTEST_FLAGS ?= -count=1 -timeout=30m
@@ -60,7 +72,7 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: verify
-verify: generate manifests ## Fail if generated files are stale or code is not gofmt-clean.
+verify: generate manifests helm-chart ## Fail if generated files (code, CRDs, RBAC, the Helm chart) are stale or code is not gofmt-clean.
 	@hack/verify.sh
 
 .PHONY: envtest
@@ -68,8 +80,18 @@ envtest: ## Build (once, cached per user) the real kube-apiserver and etcd for t
 	@hack/control-plane.sh $(LOCALBIN) >/dev/null
 
 .PHONY: test
-test: manifests generate vet envtest ## Run all tests against a real kube-apiserver and etcd, and the store tests against Pebble and a private PostgreSQL (hack/postgres.sh).
-	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" hack/postgres.sh run -- go test $(GOTEST_FLAGS) ./...
+test: manifests generate vet envtest helm kustomize ## Run all tests against a real kube-apiserver and etcd (and the chart against helm and kustomize), the store tests against Pebble and a private PostgreSQL (hack/postgres.sh).
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) hack/postgres.sh run -- go test $(GOTEST_FLAGS) ./...
+
+.PHONY: test-chart
+test-chart: helm-chart helm kustomize ## The Helm chart: helm lint, and helm template against the kustomize installer, object by object.
+	$(HELM) lint --strict $(CHART_DIR)
+	$(HELM) lint --strict $(CHART_DIR) --set monitoring.enabled=true,namespace.create=true
+	HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test -count=1 -v ./hack/chart/
+
+.PHONY: test-monitoring
+test-monitoring: promtool ## The alerts (promtool check and unit tests) and the dashboard's and alerts' series (all exported by the manager).
+	@hack/test-monitoring.sh $(PROMTOOL)
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target briefly (FUZZTIME each).
@@ -129,8 +151,9 @@ cluster-load: image ## Load the operator's image (make image) into the one-node 
 	CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster.sh load dist/image.tar
 
 .PHONY: test-cluster
-test-cluster: build-installer ## The operator as users run it: image, installer, real pods, agent pod, failover, upgrade.
-	CLUSTER_DIR=$(CLUSTER_DIR) IMG=$(IMG) VERSION=$(VERSION) hack/test-cluster.sh
+test-cluster: build-installer helm ## The operator as users run it: image, installer, Helm chart, real pods, agent pod, failover, upgrade, metrics.
+	CLUSTER_DIR=$(CLUSTER_DIR) IMG=$(IMG) VERSION=$(VERSION) HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) CHART_DIR=$(CHART_DIR) \
+		PROMETHEUS_OPERATOR_VERSION=$(PROMETHEUS_OPERATOR_VERSION) hack/test-cluster.sh
 
 ##@ Build
 
@@ -162,6 +185,18 @@ build-installer: manifests generate kustomize ## Write dist/install.yaml (CRDs, 
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default > dist/install.yaml
 	$(KUSTOMIZE) build config/postgres > dist/install-postgres.yaml
+
+.PHONY: helm-chart
+helm-chart: manifests kustomize ## Write the Helm chart (charts/mcp-session-operator) from config/: the installer's objects as templates.
+	go run ./hack/chart --kustomize $(KUSTOMIZE) --config config --out $(CHART_DIR) --version $(VERSION)
+
+.PHONY: release
+release: manifests generate kustomize helm ## Everything a release publishes, in dist/: install.yaml pinned to the image digest, the image, the chart, the CRDs, monitoring, SHA256SUMS.
+	@KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) hack/release.sh "$(VERSION)" "$(IMG)"
+
+.PHONY: test-release
+test-release: ## make release from a fresh clone of HEAD, and check what it wrote.
+	@hack/test-release.sh
 
 ##@ Deployment
 
@@ -197,6 +232,16 @@ $(CONTROLLER_GEN):
 kustomize: $(KUSTOMIZE) ## Install kustomize into bin/.
 $(KUSTOMIZE):
 	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Build helm from its Go module into bin/.
+$(HELM):
+	$(call go-install-tool,$(HELM),helm.sh/helm/v4/cmd/helm,$(HELM_VERSION))
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool from the Prometheus Go module into bin/.
+$(PROMTOOL):
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMETHEUS_VERSION))
 
 # go-install-tool installs a Go tool at a pinned version under a versioned name.
 define go-install-tool

@@ -21,7 +21,7 @@ func TestBrokenPodsFailFast(t *testing.T) {
 	h := newHarness(t)
 	const ns = "broken-pods"
 	h.kubectl("create", "namespace", ns)
-	t.Cleanup(func() { _, _ = h.kubectlErr("", "delete", "namespace", ns, "--wait=false") })
+	t.Cleanup(func() { _, _ = h.forCleanup().kubectlErr("", "delete", "namespace", ns, "--wait=false") })
 
 	pod := func(name, image string, args ...string) *corev1.Pod {
 		return &corev1.Pod{

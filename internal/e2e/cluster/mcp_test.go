@@ -32,6 +32,37 @@ func (h *harness) serviceURL() string {
 	return fmt.Sprintf("http://%s:8090/mcp", svc.Spec.ClusterIP)
 }
 
+// waitRouted waits until the MCP Service answers through its ClusterIP
+// (the listener's own /readyz, no token needed) and returns the MCP URL: a
+// pod is Ready a moment before kube-proxy routes a new Service, or new
+// endpoints, to it, and an agent that connects in that moment is refused.
+// Each attempt opens a new connection.
+func (h *harness) waitRouted() string {
+	h.t.Helper()
+	url := h.serviceURL()
+	readyz := strings.TrimSuffix(url, "/mcp") + "/readyz"
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		req, err := http.NewRequestWithContext(h.ctx, http.MethodGet, readyz, nil)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the MCP Service is not served at %s a minute after the operator is Ready: %v\n%s", readyz, err, h.describeOperator())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // token mints a token for a service account, for the server's audience,
 // as the kubelet does for the agent's projected volume.
 func (h *harness) token(ns, sa string) string {

@@ -23,9 +23,10 @@ func TestOperatorInCluster(t *testing.T) {
 	h.phase("1. apply dist/install.yaml as make build-installer wrote it", func() {
 		h.kubectl("apply", "--server-side", "-f", h.env.installer)
 	})
-	h.phase("2. operator Ready: its image, PVC bound and mounted, non-root, read-only root", func() {
+	h.phase("2. operator Ready: its image, PVC bound and mounted, non-root, read-only root; its Service routed", func() {
 		op := h.waitOperator(h.env.image, nil)
 		h.checkOperatorPod(op, h.env.imageTar)
+		h.waitRouted()
 	})
 
 	const story = "debug-memory-leak"
@@ -121,18 +122,18 @@ func (h *harness) waitOperator(image string, cond func(*corev1.Pod) bool) *corev
 }
 
 // checkOperatorPod checks what the runtime did, not only what the pod
-// asked for: the image (by its config digest, from the tarball that make
-// image wrote), the claim, and the manager process's user and mounts as the
-// node sees them.
+// asked for: the image (by the digest make image printed for the tarball:
+// loaded into the node, the image keeps it, so the runtime reports it), the
+// claim, and the manager process's user and mounts as the node sees them.
 func (h *harness) checkOperatorPod(p *corev1.Pod, imageTar string) {
 	h.t.Helper()
 	cst := p.Status.ContainerStatuses[0]
-	want, err := configDigest(imageTar)
+	digest, err := manifestDigest(imageTar)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if cst.ImageID != want {
-		h.t.Errorf("the operator runs image ID %s, want %s (the config of %s)", cst.ImageID, want, imageTar)
+	if !strings.HasSuffix(cst.ImageID, "@"+digest) {
+		h.t.Errorf("the operator runs image %s, want the digest %s that make image printed for %s", cst.ImageID, digest, imageTar)
 	}
 	pvc, err := h.cs.CoreV1().PersistentVolumeClaims(installNamespace).Get(h.ctx, pvcName, metav1.GetOptions{})
 	if err != nil {
@@ -182,14 +183,8 @@ func (h *harness) runAgent(name, account, session string, want corev1.PodPhase) 
 	c := &pod.Spec.Containers[0]
 	c.Image = h.env.agentImage
 	c.Args = []string{"--session", session, "--namespace", agentNamespace}
-	if _, err := h.cs.CoreV1().Pods(agentNamespace).Create(h.ctx, pod, metav1.CreateOptions{}); err != nil {
-		h.t.Fatal(err)
-	}
-	p, err := h.waitPods(agentNamespace, "test="+name, 3*time.Minute, "agent pod "+name+" to finish", podFinished)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	logs := h.kubectl("logs", "-n", agentNamespace, name)
+	pod.Namespace = agentNamespace
+	p, logs := h.runPod(pod, 3*time.Minute, "agent pod")
 	if p.Status.Phase != want {
 		h.t.Fatalf("agent pod %s ended %s, want %s\n%s", name, p.Status.Phase, want, h.diagnose(agentNamespace, name))
 	}

@@ -75,6 +75,20 @@ func stuck(p *corev1.Pod) string {
 	return ""
 }
 
+// runPod creates pod (labelled test=<its name>), waits until it has
+// finished, and returns it with its output.
+func (h *harness) runPod(pod *corev1.Pod, timeout time.Duration, what string) (*corev1.Pod, string) {
+	h.t.Helper()
+	if _, err := h.cs.CoreV1().Pods(pod.Namespace).Create(h.ctx, pod, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	p, err := h.waitPods(pod.Namespace, "test="+pod.Name, timeout, what+" "+pod.Name+" to finish", podFinished)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p, h.kubectl("logs", "-n", pod.Namespace, pod.Name)
+}
+
 func podReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
