@@ -49,7 +49,7 @@ func TestPostgresInstallFailover(t *testing.T) {
 		}
 	})
 
-	url2, token := h.serviceURL(), h.token(agentNamespace, agentAccount)
+	url2, token := h.waitRouted(), h.token(agentNamespace, agentAccount)
 	h.phase("3. kill the pod serving a writing client mid-stream: no acknowledged write lost", func() {
 		gap := h.writeThrough(url2, token, "pg-failover", func() {
 			p := h.servingPod(h.waitReplicas(2, time.Minute))
