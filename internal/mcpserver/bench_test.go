@@ -17,6 +17,9 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pgstore"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pgstore/pgtest"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
@@ -75,7 +78,7 @@ func BenchmarkAddMessage(b *testing.B) {
 	})
 	// The opt-in group-commit window (--store-wal-min-sync-interval=1ms),
 	// not the default: what it buys at 16 clients, what it costs one.
-	windowed := addMessageEnv(b, openStore(b, store.Options{WALMinSyncInterval: time.Millisecond}))
+	windowed := addMessageEnv(b, openStore(b, pebblestore.Options{WALMinSyncInterval: time.Millisecond}))
 	b.Run("add_message-wal-window=1ms/clients=1", func(b *testing.B) {
 		perSec := runLoad(b, 1, func(i int) *mcp.ClientSession {
 			return benchClient(b, windowed.url, windowed.tokens[i])
@@ -85,6 +88,47 @@ func BenchmarkAddMessage(b *testing.B) {
 		}
 	})
 	b.Run("interleaved-wal-window=1ms/clients=16", func(b *testing.B) { interleaved(b, bareURL, windowed) })
+	postgresAddMessage(b)
+}
+
+// postgresAddMessage is add_message on the PostgreSQL store, when a server
+// is at hand (make bench starts one): one replica, on the long session
+// and with a session per client; and two replicas sharing the database
+// (two servers, each with its own pool), the clients split between them
+// as a Service would.
+func postgresAddMessage(b *testing.B) {
+	if reason := pgtest.SkipReason(); reason != "" {
+		b.Log("add_message on PostgreSQL skipped: " + reason)
+		return
+	}
+	url := pgtest.NewDatabase(b)
+	open := func() store.Store {
+		st, err := pgstore.Open(context.Background(), url, pgstore.Options{Clock: testClock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	env := addMessageEnv(b, open())
+	replica := kubeAuthOptions(b)
+	replica.Store = open()
+	_, second := startServer(b, replica)
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("add_message-postgres/clients=%d", clients), func(b *testing.B) {
+			runLoad(b, clients, func(i int) *mcp.ClientSession { return benchClient(b, env.url, env.tokens[i]) },
+				"add_message", func(int) map[string]any { return env.args })
+		})
+	}
+	for _, r := range []struct {
+		name string
+		urls []string
+	}{{"add_message-postgres_own_session", []string{env.url}}, {"add_message-postgres-2replicas_own_session", []string{env.url, second}}} {
+		b.Run(r.name+"/clients=16", func(b *testing.B) {
+			runLoad(b, 16, func(i int) *mcp.ClientSession { return benchClient(b, r.urls[i%len(r.urls)], env.tokens[i]) },
+				"add_message", func(i int) map[string]any { return env.own[i] })
+		})
+	}
 }
 
 // interleaved runs the bare server and ours in alternating rounds: the
@@ -128,10 +172,10 @@ func interleaved(b *testing.B, bareURL string, env benchEnv) {
 }
 
 // openStore opens a store of its own for a benchmark, with opts.
-func openStore(b *testing.B, opts store.Options) *store.Store {
+func openStore(b *testing.B, opts pebblestore.Options) store.Store {
 	b.Helper()
 	opts.Clock, opts.Logger = testClock, quietPebble{}
-	st, err := store.Open(b.TempDir(), opts)
+	st, err := pebblestore.Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -151,7 +195,7 @@ type benchEnv struct {
 // addMessageEnv starts the real server with Kubernetes auth and a session
 // pre-filled with benchPrefill messages (imported through the store in one
 // batch), and mints one service-account token per client.
-func addMessageEnv(b *testing.B, st *store.Store) benchEnv {
+func addMessageEnv(b *testing.B, st store.Store) benchEnv {
 	b.Helper()
 	ensureClusterRoles(b)
 	ns := newNamespace(b)

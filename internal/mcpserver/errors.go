@@ -134,6 +134,8 @@ func internalSummary(err error) string {
 		return "the session changed concurrently"
 	case errors.Is(err, store.ErrClosed):
 		return "the store is shutting down"
+	case errors.Is(err, store.ErrUnavailable):
+		return "the session store's database could not be reached; a write that failed this way may or may not have been applied"
 	}
 	return "internal error"
 }

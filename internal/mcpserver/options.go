@@ -64,7 +64,7 @@ type Options struct {
 	Informers cache.Informers
 
 	// Store holds the sessions' data. Required.
-	Store *store.Store
+	Store store.Store
 
 	// AuthMode is AuthKubernetes (default) or AuthNone.
 	AuthMode AuthMode

@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // updates collects resource-updated notifications.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
 // Implementation is how the server introduces itself to MCP clients.
@@ -163,9 +165,19 @@ func (s *Server) startBackground(ctx context.Context) <-chan struct{} {
 			s.log.Error(err, "watching sessions for resource notifications; subscribers only hear of changes made through this server")
 		}
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { s.sessions.Run(ctx) })
+	// Writes through other replicas sharing the store reach this one's
+	// subscribers too (a store only one process opens has none to report).
+	wg.Go(func() {
+		err := s.opts.Store.Watch(ctx, func(c store.Change) { s.subs.changed(ctx, c.Namespace, c.Name) })
+		if err != nil {
+			s.log.Error(err, "watching the store for other replicas' writes; subscribers only hear of writes made through this replica")
+		}
+	})
 	go func() {
-		defer close(done)
-		s.sessions.Run(ctx)
+		wg.Wait()
+		close(done)
 	}()
 	return done
 }

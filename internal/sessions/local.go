@@ -59,7 +59,7 @@ func (r *localRecord) object() *v1alpha1.McpSession {
 // lifecycle.ApplyDecision as the controller does, and a terminated session
 // past its retention is erased on the next read.
 type localRegistry struct {
-	st       *store.Store
+	st       store.Store
 	clock    clock.PassiveClock
 	defaults lifecycle.Defaults
 	activity func(types.NamespacedName) time.Time
@@ -297,9 +297,13 @@ func (r *localRegistry) WriteStatus(ctx context.Context, namespace, name, uid st
 	if err != nil {
 		return err
 	}
-	rec.Status.Counts = u.Counts
-	if !u.LastActivity.IsZero() {
-		rec.Status.LastActivityTime = &metav1.Time{Time: u.LastActivity.Truncate(time.Second)}
+	before := rec.Status.DeepCopy()
+	advanceActivity(&rec.Status, u.LastActivity)
+	if rec.Status.Counts, err = u.Counts(ctx); err != nil {
+		return err
+	}
+	if equality.Semantic.DeepEqual(before, &rec.Status) {
+		return nil
 	}
 	return r.save(ctx, rec)
 }

@@ -33,7 +33,7 @@ type Options struct {
 	// cache may lag (a session created a moment ago). Defaults to Client.
 	APIReader client.Reader
 	// Store holds the sessions' data. Required.
-	Store *store.Store
+	Store store.Store
 	// Authorizer checks callers that are not Unrestricted; nil refuses
 	// them (ErrNoAuthorizer).
 	Authorizer Authorizer
