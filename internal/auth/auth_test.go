@@ -339,3 +339,33 @@ func TestNewTokenAuthenticatorNeedsAnAudience(t *testing.T) {
 }
 
 var tlsState = tls.ConnectionState{}
+
+// An allowed answer is remembered no longer than the allow TTL: after it,
+// the apiserver is asked again (a revoked binding takes effect).
+func TestAllowedAnswerExpires(t *testing.T) {
+	api := newFakeAPI(t)
+	authn, authz, err := New(api.config(), Options{Audiences: []string{testAudience}, RetryBackoff: noRetry, AllowTTL: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := authn.AuthenticateRequest(bearerRequest("good"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 3 {
+		if err := authz.Authorize(ctx, id, VerbUpdate, "team-a", "debug"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := api.accessReviews.Load(); n != 1 {
+		t.Fatalf("%d reviews for three calls within the allow TTL, want 1", n)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := authz.Authorize(ctx, id, VerbUpdate, "team-a", "debug"); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.accessReviews.Load(); n != 2 {
+		t.Fatalf("%d reviews after the allow TTL, want 2: the answer outlived it", n)
+	}
+}

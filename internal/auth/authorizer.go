@@ -3,7 +3,10 @@ package auth
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"k8s.io/apimachinery/pkg/util/cache"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
@@ -42,6 +45,22 @@ func (f *Forbidden) Error() string {
 // transient failures retried with backoff, failures never cached.
 type Authorizer struct {
 	authz authorizer.Authorizer
+	// allowed remembers, for the allow TTL, that the authenticator's cached
+	// user may do what it was allowed: the delegating authorizer keys its
+	// own cache by the JSON encoding of the whole review, which doubled the
+	// auth path's cost per call (docs/benchmarks.md). The key is the user
+	// object itself (the token cache hands out the same one until its TTL)
+	// and the request's verb, namespace and name, so nothing is encoded.
+	// Denials and failures are never remembered here: they always reach the
+	// delegating authorizer, with its deny TTL and its retries.
+	allowed  *cache.LRUExpireCache
+	allowTTL time.Duration
+}
+
+// allowKey is a remembered allowed answer.
+type allowKey struct {
+	user                  user.Info
+	verb, namespace, name string
 }
 
 // NewAuthorizer builds the authorizer on the apiserver's
@@ -57,8 +76,11 @@ func NewAuthorizer(client authzclient.AuthorizationV1Interface, o Options) (*Aut
 	if err != nil {
 		return nil, fmt.Errorf("auth: delegating authorizer: %w", err)
 	}
-	return &Authorizer{authz: authz}, nil
+	return &Authorizer{authz: authz, allowed: cache.NewLRUExpireCache(allowedEntries), allowTTL: o.AllowTTL}, nil
 }
+
+// allowedEntries bounds the remembered answers: a few per active agent.
+const allowedEntries = 4096
 
 // Authorize returns nil if id may perform verb on the session name (or on the
 // collection, name empty) in namespace, a *Forbidden if not, another error
@@ -66,6 +88,13 @@ func NewAuthorizer(client authzclient.AuthorizationV1Interface, o Options) (*Aut
 func (a *Authorizer) Authorize(ctx context.Context, id Identity, verb, namespace, name string) error {
 	if id.Unrestricted {
 		return nil
+	}
+	var key allowKey
+	if id.info != nil {
+		key = allowKey{user: id.info, verb: verb, namespace: namespace, name: name}
+		if _, ok := a.allowed.Get(key); ok {
+			return nil
+		}
 	}
 	decision, reason, err := a.authz.Authorize(ctx, authorizer.AttributesRecord{
 		User: id.userInfo(),
@@ -77,6 +106,9 @@ func (a *Authorizer) Authorize(ctx context.Context, id Identity, verb, namespace
 	}
 	if decision != authorizer.DecisionAllow {
 		return &Forbidden{Username: id.Username, Verb: verb, Namespace: namespace, Name: name, Reason: reason}
+	}
+	if id.info != nil {
+		a.allowed.Add(key, struct{}{}, a.allowTTL)
 	}
 	return nil
 }
