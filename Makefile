@@ -80,8 +80,8 @@ envtest: ## Build (once, cached per user) the real kube-apiserver and etcd for t
 	@hack/control-plane.sh $(LOCALBIN) >/dev/null
 
 .PHONY: test
-test: manifests generate vet envtest helm kustomize ## Run all tests against a real kube-apiserver and etcd (and the chart against helm and kustomize).
-	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GOTEST_FLAGS) ./...
+test: manifests generate vet envtest helm kustomize ## Run all tests against a real kube-apiserver and etcd (and the chart against helm and kustomize), the store tests against Pebble and a private PostgreSQL (hack/postgres.sh).
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) hack/postgres.sh run -- go test $(GOTEST_FLAGS) ./...
 
 .PHONY: test-chart
 test-chart: helm-chart helm kustomize ## The Helm chart: helm lint, and helm template against the kustomize installer, object by object.
@@ -95,13 +95,13 @@ test-monitoring: promtool ## The alerts (promtool check and unit tests) and the 
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target briefly (FUZZTIME each).
-	@hack/fuzz.sh $(FUZZTIME)
+	@hack/postgres.sh run -- hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: test-e2e
-test-e2e: envtest build-installer ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP; the installer applied and its RBAC used.
+test-e2e: envtest build-installer ## End-to-end: real control plane + the manager binary as a separate process, driven over MCP; the installer applied and its RBAC used; two managers on one PostgreSQL.
 	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" MANAGER_BINARY=$(LOCALBIN)/manager INSTALLER=$(CURDIR)/dist/install.yaml \
-		go test -tags e2e $(GOTEST_FLAGS) -v ./internal/e2e/...
+		hack/postgres.sh run -- go test -tags e2e $(GOTEST_FLAGS) -v ./internal/e2e/...
 
 .PHONY: conformance
 conformance: ## Run the official MCP conformance suite (server scenarios) against the server.
@@ -118,11 +118,22 @@ bench-scale: envtest ## The manager binary with 100,000 sessions (SCALE_SESSIONS
 
 ##@ Run locally
 
+# make dev's store: pebble (in .dev/data, kept), postgres (a private
+# PostgreSQL from hack/postgres.sh, removed on exit) or a postgres:// URL.
+STORE ?= pebble
+
 .PHONY: dev
-dev: manifests envtest ## Run everything locally: control plane, CRDs, manager, MCP at http://127.0.0.1:8090/mcp.
+dev: manifests envtest ## Run everything locally: control plane, CRDs, manager, MCP at http://127.0.0.1:8090/mcp (STORE=postgres: on a private PostgreSQL).
 	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
 	go build -o $(LOCALBIN)/dev ./hack/dev
+ifeq ($(STORE),pebble)
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" $(LOCALBIN)/dev --manager=$(LOCALBIN)/manager
+else ifeq ($(STORE),postgres)
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" hack/postgres.sh run -- \
+		sh -c 'exec $(LOCALBIN)/dev --manager=$(LOCALBIN)/manager --store="$$MCP_TEST_POSTGRES_URL"'
+else
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh $(LOCALBIN))" $(LOCALBIN)/dev --manager=$(LOCALBIN)/manager --store='$(STORE)'
+endif
 
 .PHONY: demo
 demo: ## Play the tutorial's three-day debugging story against `make dev` over MCP.
@@ -157,7 +168,7 @@ build: generate fmt vet ## Build the manager binary into bin/manager.
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig.
-	go run -ldflags "$(LDFLAGS)" ./cmd --data-dir=$(CURDIR)/.dev/data
+	go run -ldflags "$(LDFLAGS)" ./cmd --store=pebble:$(CURDIR)/.dev/data
 
 .PHONY: image
 image: ## Build the manager's image with no Docker daemon: dist/image.tar, tagged IMG; prints its digest.
@@ -174,10 +185,11 @@ docker-push: ## Push the image IMG with Docker.
 	$(CONTAINER_TOOL) push $(IMG)
 
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write one dist/install.yaml with CRDs, RBAC and the manager.
+build-installer: manifests generate kustomize ## Write dist/install.yaml (CRDs, RBAC, the manager on a PVC) and dist/install-postgres.yaml (the same on PostgreSQL, several replicas).
 	mkdir -p dist
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default > dist/install.yaml
+	$(KUSTOMIZE) build config/postgres > dist/install-postgres.yaml
 
 .PHONY: helm-chart
 helm-chart: manifests kustomize ## Write the Helm chart (charts/mcp-session-operator) from config/: the installer's objects as templates.

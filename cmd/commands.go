@@ -25,7 +25,7 @@ type command struct {
 }
 
 // commands are the subcommands, in the order usage lists them.
-var commands = []command{versionCommand, exportCommand, importCommand}
+var commands = []command{versionCommand, exportCommand, importCommand, migrateCommand, connectCommand}
 
 func lookup(name string) (command, bool) {
 	for _, c := range commands {

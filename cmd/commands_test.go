@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pgstore/pgtest"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
 )
 
@@ -120,5 +122,47 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if !strings.Contains(usage(), "manager version") {
 		t.Errorf("usage does not list the version command:\n%s", usage())
+	}
+}
+
+// manager migrate copies every session of a store into another (Pebble to
+// Pebble always; Pebble to PostgreSQL when a server is at hand), checks
+// every copy, and will not overwrite without --replace.
+func TestMigrate(t *testing.T) {
+	from := t.TempDir()
+	for _, uid := range []string{"u-1", "u-2"} {
+		if _, err := runArgs(t, "", "import", "--store", "pebble:"+from, "--uid", uid, "--namespace", "payments", "--name", "debug-"+uid, "-f", tutorial); err != nil {
+			t.Fatal(err)
+		}
+	}
+	targets := []string{"pebble:" + t.TempDir()}
+	if pgtest.SkipReason() == "" {
+		targets = append(targets, pgtest.NewDatabase(t))
+	} else {
+		t.Log("migration to PostgreSQL not tested: " + pgtest.SkipReason())
+	}
+	for _, to := range targets {
+		var errOut bytes.Buffer
+		err := run([]string{"migrate", "--from", "pebble:" + from, "--to", to}, stdio{in: strings.NewReader(""), out: io.Discard, err: &errOut})
+		if err != nil || !strings.Contains(errOut.String(), "migrated 2 sessions (14 messages)") {
+			t.Fatalf("migrate to %s: %v\n%s", to, err, errOut.String())
+		}
+		for _, uid := range []string{"u-1", "u-2"} {
+			a, err1 := runArgs(t, "", "export", "--store", "pebble:"+from, "--uid", uid)
+			b, err2 := runArgs(t, "", "export", "--store", to, "--uid", uid)
+			if err1 != nil || err2 != nil || a != b {
+				t.Fatalf("%s exports differently after the migration (%v, %v):\n%s\n%s", uid, err1, err2, a, b)
+			}
+		}
+		if _, err := runArgs(t, "", "migrate", "--from", "pebble:"+from, "--to", to); err == nil || !strings.Contains(err.Error(), "--replace") {
+			t.Fatalf("a second migration without --replace: %v", err)
+		}
+		if _, err := runArgs(t, "", "migrate", "--from", "pebble:"+from, "--to", to, "--replace"); err != nil {
+			t.Fatalf("migrate --replace: %v", err)
+		}
+	}
+	var ue *usageError
+	if _, err := runArgs(t, "", "migrate", "--from", "pebble:"+from); !errors.As(err, &ue) {
+		t.Fatalf("migrate without --to: %v, want a usage error", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
 )
 
@@ -36,7 +36,7 @@ func TestWantsVersion(t *testing.T) {
 // registry, which the manager serves, and gathers it back: the build
 // information and the store's series are there beside the others.
 func TestRegisterMetrics(t *testing.T) {
-	st, err := store.Open(t.TempDir(), store.Options{})
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestRegisterMetrics(t *testing.T) {
 			t.Errorf("%s = %v %v, want 1 with version %q revision %q goversion %q", version.MetricBuildInfo, m.GetGauge().GetValue(), labels, i.Version, i.Revision, i.GoVersion)
 		}
 	}
-	for _, name := range []string{version.MetricBuildInfo, store.MetricDiskUsage} {
+	for _, name := range []string{version.MetricBuildInfo, pebblestore.MetricDiskUsage} {
 		if !found[name] {
 			t.Errorf("%s not served by the manager's registry", name)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -12,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -27,6 +27,7 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/mcpserver"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/backend"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
 )
 
@@ -52,12 +53,13 @@ func runManager(args []string) (err error) {
 		enableLeaderElection bool
 		leaderElectionNS     string
 		enableHTTP2          bool
-		dataDir              string
 		mcpAddr              string
 		mcpStdio             bool
 		authMode             string
 		audience             string
 		allowedOrigins       string
+		resourceURL          string
+		authServers          string
 		mcpSync              time.Duration
 		mcpMaxBody           int64
 		walMinSync           time.Duration
@@ -74,15 +76,17 @@ func runManager(args []string) (err error) {
 	fs.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so only one manager reconciles at a time.")
 	fs.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; in a cluster it defaults to the pod's own namespace, outside one it must be set.")
 	fs.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
-	fs.StringVar(&dataDir, "data-dir", "/data", "Folder of the session store (the PVC's mount in a cluster).")
+	storeFlag := addStoreFlag(fs, "store", "data-dir", "The session store (in a cluster pebble:/data is the PVC's mount)")
 	fs.DurationVar(&walMinSync, "store-wal-min-sync-interval", 0, "Group-commit window: the shortest time between two WAL fsyncs. 0 syncs at once; a window (e.g. 1ms) lets many concurrent writers share fsyncs at the cost of up to the window of latency on every write.")
 	fs.DurationVar(&defaults.IdleTimeout, "default-idle-timeout", defaults.IdleTimeout, "Suspend sessions idle this long when neither the session nor a policy says otherwise (0: never).")
 	fs.DurationVar(&defaults.TTL, "default-ttl", defaults.TTL, "Terminate (Expired) sessions idle this long when neither the session nor a policy says otherwise (0: never).")
 	fs.DurationVar(&defaults.Retention, "default-retention", defaults.Retention, "Delete terminated sessions after this long when neither the session nor a policy says otherwise (0: keep).")
 	fs.StringVar(&mcpAddr, "mcp-bind-address", mcpserver.DefaultAddr, "Address the MCP server (Streamable HTTP, path /mcp) binds to.")
-	fs.BoolVar(&mcpStdio, "mcp-stdio", false, "Serve MCP over stdin/stdout against --data-dir without Kubernetes (for a desktop MCP client).")
+	fs.BoolVar(&mcpStdio, "mcp-stdio", false, "Serve MCP over stdin/stdout against --store without Kubernetes (for a desktop MCP client).")
 	fs.StringVar(&authMode, "auth", string(mcpserver.AuthKubernetes), "MCP authentication: kubernetes (TokenReview + SubjectAccessReview) or none (only with a loopback --mcp-bind-address).")
 	fs.StringVar(&audience, "mcp-token-audience", mcpserver.DefaultAudience, "Audience MCP bearer tokens must be issued for.")
+	fs.StringVar(&resourceURL, "mcp-resource-url", "", "The MCP endpoint's URL as clients reach it (e.g. https://mcp.example.com/mcp): the resource of its OAuth protected-resource metadata. Empty: the URL each request came in on.")
+	fs.StringVar(&authServers, "mcp-authorization-servers", "", "Comma-separated issuer URLs of the OIDC providers the cluster trusts for the token audience, listed in the protected-resource metadata.")
 	fs.DurationVar(&mcpSync, "mcp-status-sync-interval", mcpserver.DefaultSyncInterval, "Most often a session's status counts and lastActivityTime are written.")
 	fs.Int64Var(&mcpMaxBody, "mcp-max-body-bytes", mcpserver.DefaultMaxBodyBytes, "Largest MCP request body accepted (413 beyond).")
 	fs.StringVar(&allowedOrigins, "mcp-allowed-origins", "", "Comma-separated browser origins allowed to call the MCP server besides loopback and the server's own host.")
@@ -122,14 +126,29 @@ func runManager(args []string) (err error) {
 		if err := mcpserver.ValidateAuth(mcpserver.AuthMode(authMode), mcpAddr); err != nil {
 			return &usageError{err}
 		}
+		if _, err := auth.NewResourceMetadata(resourceURL, splitList(authServers), mcpserver.MCPPath); err != nil {
+			return &usageError{err}
+		}
 	}
 	if walMinSync < 0 {
 		return usagef("--store-wal-min-sync-interval must not be negative, got %s", walMinSync)
 	}
-
-	st, err := store.Open(dataDir, store.Options{WALMinSyncInterval: walMinSync})
+	spec, err := storeFlag.resolve()
 	if err != nil {
-		return fmt.Errorf("open the session store in %s: %w", dataDir, err)
+		return err
+	}
+
+	ctx := ctrl.SetupSignalHandler()
+	if !mcpStdio {
+		// Before the store is opened: a second replica of a Pebble install
+		// must not even try.
+		if err := checkReplicas(ctx, spec); err != nil {
+			return err
+		}
+	}
+	st, err := backend.Open(ctx, spec, backend.Options{WALMinSyncInterval: walMinSync, Logger: ctrl.Log.WithName("store")})
+	if err != nil {
+		return fmt.Errorf("open the session store %s: %w", spec, err)
 	}
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {
@@ -140,7 +159,7 @@ func runManager(args []string) (err error) {
 	if mcpStdio {
 		// No Kubernetes: sessions live in the local store only. Logs go to
 		// stderr; stdout carries the protocol.
-		return serveStdio(st, defaults, mcpSync)
+		return serveStdio(ctx, st, defaults, mcpSync)
 	}
 
 	// Served on the manager's metrics endpoint with the controllers' and
@@ -162,6 +181,10 @@ func runManager(args []string) (err error) {
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "mcp-session-operator.sessions.mcp.dev",
 		LeaderElectionNamespace: leaderElectionNS,
+		// The manager exits as soon as it stops, so it can hand the Lease
+		// over at once: a rolling update or a scale-down moves leadership
+		// without waiting for the Lease to expire.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("create the manager: %w", err)
@@ -172,6 +195,7 @@ func runManager(args []string) (err error) {
 	srv, err := addMCPServer(mgr, st, defaults, mcpserver.Options{
 		Addr: mcpAddr, AuthMode: mcpserver.AuthMode(authMode),
 		SyncInterval: mcpSync, MaxBodyBytes: mcpMaxBody, AllowedOrigins: splitList(allowedOrigins),
+		ResourceURL: resourceURL, AuthorizationServers: splitList(authServers),
 	}, audience)
 	if err != nil {
 		return fmt.Errorf("set up the MCP server: %w", err)
@@ -187,8 +211,8 @@ func runManager(args []string) (err error) {
 		return fmt.Errorf("set up the ready check: %w", err)
 	}
 
-	setupLog.Info("starting manager", "version", version.Get().Version, "revision", version.Get().Revision, "dataDir", dataDir)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	setupLog.Info("starting manager", "version", version.Get().Version, "revision", version.Get().Revision, "store", spec.String())
+	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
 	return nil
@@ -197,16 +221,15 @@ func runManager(args []string) (err error) {
 // addMCPServer runs the MCP server as a manager Runnable sharing the
 // manager's cache, client and store. It is not leader-elected: every
 // replica serves MCP.
-func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults, opts mcpserver.Options, audience string) (*mcpserver.Server, error) {
+func addMCPServer(mgr ctrl.Manager, st store.Store, defaults lifecycle.Defaults, opts mcpserver.Options, audience string) (*mcpserver.Server, error) {
 	opts.Client, opts.APIReader, opts.Informers = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache()
 	opts.Store, opts.Defaults = st, &defaults
 	if opts.AuthMode == mcpserver.AuthKubernetes {
-		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+		authn, authz, err := auth.New(mgr.GetConfig(), auth.Options{Audiences: []string{audience}})
 		if err != nil {
-			return nil, fmt.Errorf("clientset for access reviews: %w", err)
+			return nil, err
 		}
-		opts.Authenticator = auth.NewTokenAuthenticator(cs.AuthenticationV1().TokenReviews(), []string{audience}, mcpserver.DefaultAuthCacheTTL)
-		opts.Authorizer = auth.NewAuthorizer(cs.AuthorizationV1().SubjectAccessReviews(), mcpserver.DefaultAuthCacheTTL)
+		opts.Authenticator, opts.Authorizer = authn, authz
 	}
 	srv, err := mcpserver.New(opts)
 	if err != nil {
@@ -218,7 +241,7 @@ func addMCPServer(mgr ctrl.Manager, st *store.Store, defaults lifecycle.Defaults
 // registerMetrics adds the store's health and the build information to reg
 // (controller-runtime's registry in the manager), beside the series the
 // controllers and the MCP server register themselves.
-func registerMetrics(reg prometheus.Registerer, st *store.Store) error {
+func registerMetrics(reg prometheus.Registerer, st store.Store) error {
 	for _, c := range []prometheus.Collector{st.Collector(), version.Collector()} {
 		if err := reg.Register(c); err != nil {
 			return err
@@ -229,12 +252,12 @@ func registerMetrics(reg prometheus.Registerer, st *store.Store) error {
 
 // serveStdio serves MCP on stdin/stdout against the local store until stdin
 // closes or a signal arrives.
-func serveStdio(st *store.Store, defaults lifecycle.Defaults, sync time.Duration) error {
+func serveStdio(ctx context.Context, st store.Store, defaults lifecycle.Defaults, sync time.Duration) error {
 	srv, err := mcpserver.New(mcpserver.Options{Store: st, Defaults: &defaults, SyncInterval: sync})
 	if err != nil {
 		return err
 	}
-	return srv.ServeStdio(ctrl.SetupSignalHandler(), os.Stdin, os.Stdout)
+	return srv.ServeStdio(ctx, os.Stdin, os.Stdout)
 }
 
 func splitList(s string) []string {

@@ -10,20 +10,21 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
-// export and import move one session between the store and the tutorial's
-// JSON document format, for migrating sessions from file-based tools. The
-// store allows one process at a time, so they run against the data dir of a
-// stopped manager (or a copy of the volume); a running server offers the
-// same through the export_session and import_session MCP tools.
+// export and import move one session between a store and the tutorial's
+// JSON document format, for migrating sessions from file-based tools. A
+// Pebble store allows one process at a time, so against one they run on
+// the data dir of a stopped manager (or a copy of the volume); a
+// PostgreSQL store can be used while managers run. A running server offers
+// the same through the export_session and import_session MCP tools.
 
 var exportCommand = command{
 	name:    "export",
-	summary: "write one session of a stopped manager's store as a JSON document",
+	summary: "write one session of a store as a JSON document",
 	flags: func(fs *flag.FlagSet) func(stdio) error {
 		f := addSessionFlags(fs, "JSON document to write; - for stdout.")
 		state := fs.String("state", "", "Value of the document's state field (active, suspended, terminated).")
 		return func(io stdio) error {
-			return f.withStore(func(st *store.Store) error {
+			return f.withStore(func(st store.Store) error {
 				doc, err := st.Export(context.Background(), *f.uid)
 				if err != nil {
 					return err
@@ -40,7 +41,7 @@ var exportCommand = command{
 
 var importCommand = command{
 	name:    "import",
-	summary: "store a JSON document as one session of a stopped manager's store",
+	summary: "store a JSON document as one session of a store",
 	flags: func(fs *flag.FlagSet) func(stdio) error {
 		f := addSessionFlags(fs, "JSON document to read; - for stdin.")
 		namespace := fs.String("namespace", "default", "Namespace recorded with the session.")
@@ -63,7 +64,7 @@ var importCommand = command{
 			if err != nil {
 				return err
 			}
-			return f.withStore(func(st *store.Store) error {
+			return f.withStore(func(st store.Store) error {
 				ref := store.SessionRef{UID: *f.uid, Namespace: *namespace, Name: *name}
 				h, err := st.Import(context.Background(), ref, doc, store.ImportOptions{Replace: *replace})
 				if err != nil {
@@ -79,30 +80,28 @@ var importCommand = command{
 
 // sessionFlags are what export and import share: which store, which
 // session in it, which file.
-type sessionFlags struct{ dataDir, uid, file *string }
+type sessionFlags struct {
+	store     *storeFlag
+	uid, file *string
+}
 
 func addSessionFlags(fs *flag.FlagSet, fileUsage string) sessionFlags {
 	return sessionFlags{
-		dataDir: fs.String("data-dir", "/data", "Folder of the session store."),
-		uid:     fs.String("uid", "", "UID of the McpSession (kubectl get mcps NAME -o jsonpath='{.metadata.uid}')."),
-		file:    fs.String("f", "-", fileUsage),
+		store: addStoreFlag(fs, "store", "data-dir", "The session store"),
+		uid:   fs.String("uid", "", "UID of the McpSession (kubectl get mcps NAME -o jsonpath='{.metadata.uid}')."),
+		file:  fs.String("f", "-", fileUsage),
 	}
 }
 
 // withStore checks the flags, opens the store for fn and closes it after,
 // whatever fn returns.
-func (f sessionFlags) withStore(fn func(*store.Store) error) (err error) {
+func (f sessionFlags) withStore(fn func(store.Store) error) error {
 	if *f.uid == "" {
 		return usagef("--uid is required")
 	}
-	st, err := store.Open(*f.dataDir, store.Options{})
+	spec, err := f.store.resolve()
 	if err != nil {
-		return fmt.Errorf("open store %s (is a manager still running on it?): %w", *f.dataDir, err)
+		return err
 	}
-	defer func() {
-		if cerr := st.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	return fn(st)
+	return withStore(context.Background(), spec, fn)
 }

@@ -4,7 +4,7 @@ import "context"
 
 // SessionStore is what the session controller needs from the data store: a
 // way to erase everything stored for one session when its object goes away.
-// The Pebble store is adapted to it in cmd/main.go.
+// Every store.Store has it.
 type SessionStore interface {
 	// Erase removes every key stored for the session with this UID. It must
 	// be idempotent: erasing a session that has no data (never written, or

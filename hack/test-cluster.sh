@@ -2,9 +2,11 @@
 # make test-cluster: the operator as users run it. Builds the operator's
 # image (and a second tag for the upgrade), an agent image and a metrics
 # scraper image, packages the Helm chart, starts the one-node cluster (make
-# cluster), loads the images into its node, runs the tests of
-# internal/e2e/cluster against dist/install.yaml and the chart, and stops the
-# cluster, which fails if the machine is not as it was before. The cluster is
+# cluster), loads the images into its node, starts a private PostgreSQL on
+# this host listening on the node's address (hack/postgres.sh), runs the
+# tests of internal/e2e/cluster against dist/install.yaml, the chart and
+# dist/install-postgres.yaml, and stops PostgreSQL and the cluster, which
+# fails if the machine is not as it was before. Both are
 # stopped and the machine restored also when a step fails.
 set -euo pipefail
 
@@ -52,9 +54,14 @@ report() {
 }
 
 cluster_up=false
+pg_dir=""
 finish() {
   status=$?
   [ "$status" -eq 0 ] || current="$current (FAILED)"
+  if [ -n "$pg_dir" ]; then
+    begin "PostgreSQL stopped, its folder removed"
+    hack/postgres.sh stop "$pg_dir" || { status=1; current="$current (FAILED)"; }
+  fi
   if $cluster_up; then
     begin "make cluster-down (stops it, restores the machine, compares)"
     hack/cluster.sh down || { status=1; current="$current (FAILED)"; }
@@ -89,11 +96,21 @@ hack/cluster.sh up   # tears itself down if it fails
 cluster_up=true
 begin "images loaded into the node"
 hack/cluster.sh load dist/image.tar dist/image-upgrade.tar "$bin/agent/image.tar" "$bin/scraper/image.tar"
+assets="$(hack/control-plane.sh --node "$bin")"
+begin "PostgreSQL on the node's address (hack/postgres.sh)"
+node_ip="$("$assets/kubectl" --kubeconfig "$CLUSTER_DIR/kubeconfig" get nodes \
+  -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}')"
+[ -n "$node_ip" ] || { echo "test-cluster: the node has no InternalIP" >&2; exit 1; }
+pg_url="$(hack/postgres.sh start --listen "$node_ip" 2>"$bin/postgres-start.log")" \
+  || { cat "$bin/postgres-start.log" >&2; exit 1; }
+cat "$bin/postgres-start.log" >&2
+pg_dir="$(hack/postgres.sh dir "$pg_url")"
 begin "tests (internal/e2e/cluster)"
 
-assets="$(hack/control-plane.sh --node "$bin")"
 KUBECONFIG="$CLUSTER_DIR/kubeconfig" KUBECTL="$assets/kubectl" \
-  INSTALLER="$root/dist/install.yaml" IMG="$IMG" IMAGE_TAR="$root/dist/image.tar" \
+  INSTALLER="$root/dist/install.yaml" INSTALLER_POSTGRES="$root/dist/install-postgres.yaml" POSTGRES_URL="$pg_url" \
+  IMG="$IMG" IMAGE_TAR="$root/dist/image.tar" \
   UPGRADE_IMG="$upgrade_img" UPGRADE_IMAGE_TAR="$root/dist/image-upgrade.tar" AGENT_IMG="$agent_img" AGENT_SAMPLE="$root/config/samples/agent_serviceaccount.yaml" \
   HELM="$HELM" CHART="$chart" SCRAPER_IMG="$scraper_img" MONITORING="$root/dist/monitoring.yaml" PROMETHEUS_CRDS="$prometheus_crds" \
+  MANAGER_BINARY="$bin/image/manager" \
   go test -tags cluster -count=1 -timeout 40m -v ./internal/e2e/cluster/

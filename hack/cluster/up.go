@@ -1,7 +1,9 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -292,15 +294,60 @@ func buildImage(ctx context.Context, l *layout, binary, tag, user string) (strin
 	return out, nil
 }
 
-// importImage loads a docker-archive tarball into the node's image store,
-// where the kubelet finds it by its tag.
+// importImage loads an image tarball into the node's image store, where
+// the kubelet finds it by its tag and, for an OCI layout naming one
+// repository (what hack/image writes), by its digest too: ctr names the
+// digest image after --base-name, so an installer pinned to the digest finds
+// it without a pull.
 func importImage(ctx context.Context, l *layout, tarball string) error {
-	out, err := exec.CommandContext(ctx, "ctr", "--address", l.containerdSocket(), "-n", "k8s.io", "images", "import", tarball).CombinedOutput()
+	args := []string{"--address", l.containerdSocket(), "-n", "k8s.io", "images", "import"}
+	if repo, err := archiveRepository(tarball); err == nil && repo != "" {
+		args = append(args, "--base-name", repo, "--digests")
+	}
+	out, err := exec.CommandContext(ctx, "ctr", append(args, tarball)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("importing %s: %w: %s", tarball, err, out)
 	}
 	fmt.Printf("cluster: imported %s: %s", filepath.Base(tarball), out)
 	return nil
+}
+
+// archiveRepository is the one repository that an archive's OCI index
+// names (io.containerd.image.name, without its tag), or "".
+func archiveRepository(tarball string) (string, error) {
+	f, err := os.Open(tarball)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return "", err // io.EOF: no index.json, a docker archive
+		}
+		if h.Name != "index.json" {
+			continue
+		}
+		var idx struct {
+			Manifests []struct{ Annotations map[string]string }
+		}
+		if err := json.NewDecoder(tr).Decode(&idx); err != nil {
+			return "", err
+		}
+		repo := ""
+		for _, m := range idx.Manifests {
+			name := m.Annotations["io.containerd.image.name"]
+			if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+				name = name[:i]
+			}
+			if name == "" || (repo != "" && name != repo) {
+				return "", nil
+			}
+			repo = name
+		}
+		return repo, nil
+	}
 }
 
 func etcdArgs(l *layout) []string {

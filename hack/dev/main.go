@@ -30,15 +30,16 @@ func main() {
 		probes   = flag.String("health-probe-bind-address", "127.0.0.1:8081", "Address of the manager's probes.")
 		crdDir   = flag.String("crds", "config/crd/bases", "CRD manifests to install.")
 		noManage = flag.Bool("control-plane-only", false, "Start only the control plane (for running the manager from an IDE).")
+		storeURL = flag.String("store", "", "The manager's store: empty for Pebble in <dir>/data (kept across runs), or a postgres:// URL (make dev STORE=postgres starts a private one).")
 	)
 	flag.Parse()
-	if err := run(*dir, *manager, *port, *mcpAddr, *metrics, *probes, *crdDir, *noManage, flag.Args()); err != nil {
+	if err := run(*dir, *manager, *port, *mcpAddr, *metrics, *probes, *crdDir, *storeURL, *noManage, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, manager string, port int, mcpAddr, metricsAddr, probeAddr, crdDir string, controlPlaneOnly bool, extra []string) error {
+func run(dir, manager string, port int, mcpAddr, metricsAddr, probeAddr, crdDir, storeURL string, controlPlaneOnly bool, extra []string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -89,13 +90,17 @@ func run(dir, manager string, port int, mcpAddr, metricsAddr, probeAddr, crdDir 
 	defer stop()
 
 	if controlPlaneOnly {
-		printUsage(kcPath, "", dir)
+		printUsage(kcPath, "", dir, storeURL)
 		<-ctx.Done()
 		return nil
 	}
 
+	store := "pebble:" + filepath.Join(dir, "data")
+	if storeURL != "" {
+		store = storeURL
+	}
 	args := append([]string{
-		"--data-dir=" + filepath.Join(dir, "data"),
+		"--store=" + store,
 		"--mcp-bind-address=" + mcpAddr,
 		"--auth=none",
 		"--metrics-bind-address=" + metricsAddr,
@@ -112,7 +117,7 @@ func run(dir, manager string, port int, mcpAddr, metricsAddr, probeAddr, crdDir 
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	printUsage(kcPath, mcpAddr, dir)
+	printUsage(kcPath, mcpAddr, dir, storeURL)
 
 	select {
 	case err := <-done:
@@ -130,7 +135,7 @@ func run(dir, manager string, port int, mcpAddr, metricsAddr, probeAddr, crdDir 
 	return nil
 }
 
-func printUsage(kubeconfig, mcpAddr, dir string) {
+func printUsage(kubeconfig, mcpAddr, dir, storeURL string) {
 	fmt.Println()
 	fmt.Println("mcp-session-operator is running locally.")
 	fmt.Println()
@@ -139,7 +144,12 @@ func printUsage(kubeconfig, mcpAddr, dir string) {
 		fmt.Printf("  MCP:       http://%s/mcp   (Streamable HTTP; auth is off on loopback, no token needed)\n", mcpAddr)
 		fmt.Println("  demo:      make demo        (in another terminal)")
 	}
-	fmt.Printf("  data:      %s (kept across runs)\n", dir)
+	if storeURL == "" {
+		fmt.Printf("  data:      %s (kept across runs)\n", dir)
+	} else {
+		fmt.Printf("  control plane: %s (kept across runs)\n", dir)
+		fmt.Printf("  store:     %s\n", storeURL)
+	}
 	fmt.Println()
 	fmt.Println("Press Ctrl-C to stop.")
 }

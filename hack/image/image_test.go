@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"io"
 	"os"
 	"os/exec"
@@ -323,4 +325,74 @@ func equal(a, b []string) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
+}
+
+// The archive is also an OCI image layout whose index names the printed
+// digest: what containerd imports as is, so an installer pinned to that
+// digest finds the image after `ctr images import` or `kind load`.
+func TestArchiveIsAnOCILayoutWithThePrintedDigest(t *testing.T) {
+	bin := copyBinary(t, "manager", 0o700)
+	out := filepath.Join(t.TempDir(), "image.tar")
+	digest, err := build(t, nil, "--binary", bin, "--tag", "mcp-session-operator:0.1.0", "--tag", "example.com/ops/mcp:v1", "--out", out, "--platform", platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatalf("not an OCI image layout: %v", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"docker.io/library/mcp-session-operator:0.1.0": "0.1.0", "example.com/ops/mcp:v1": "v1"}
+	if len(im.Manifests) != len(want) {
+		t.Fatalf("index.json has %d manifests, want one per tag (%d)", len(im.Manifests), len(want))
+	}
+	for _, m := range im.Manifests {
+		if m.Digest.String() != digest {
+			t.Errorf("index.json names digest %s, the tool printed %s", m.Digest, digest)
+		}
+		ref := m.Annotations["io.containerd.image.name"]
+		if tag, ok := want[ref]; !ok || m.Annotations["org.opencontainers.image.ref.name"] != tag {
+			t.Errorf("index.json entry annotated %v", m.Annotations)
+		}
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := img.Digest(); err != nil || d.String() != digest {
+			t.Errorf("the layout's image has digest %v (%v), want %s", d, err, digest)
+		}
+		if _, err := img.Layers(); err != nil {
+			t.Errorf("the layout's layers: %v", err)
+		}
+	}
 }

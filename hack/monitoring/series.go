@@ -17,7 +17,7 @@ import (
 	_ "github.com/mcp-session-operator/mcp-session-operator/controllers"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/mcpserver"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
 )
 
@@ -45,7 +45,7 @@ func ManagerSeries() (Families, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		return nil, err
 	}

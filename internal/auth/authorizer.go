@@ -3,13 +3,12 @@ package auth
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
-	authzv1 "k8s.io/api/authorization/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/cache"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 )
 
@@ -40,71 +39,76 @@ func (f *Forbidden) Error() string {
 	return msg
 }
 
-// Authorizer asks the apiserver whether an identity may act on mcpsessions,
-// caching answers briefly.
+// Authorizer asks the apiserver whether an identity may act on
+// mcpsessions, by SubjectAccessReview. It is k8s.io/apiserver's delegating
+// authorizer: allowed and denied answers cached for their own TTLs,
+// transient failures retried with backoff, failures never cached.
 type Authorizer struct {
-	reviews authzclient.SubjectAccessReviewInterface
-	ttl     time.Duration
-	cache   *cache.LRUExpireCache
+	authz authorizer.Authorizer
+	// allowed remembers, for the allow TTL, that the authenticator's cached
+	// user may do what it was allowed: the delegating authorizer keys its
+	// own cache by the JSON encoding of the whole review, which doubled the
+	// auth path's cost per call (docs/benchmarks.md). The key is the user
+	// object itself (the token cache hands out the same one until its TTL)
+	// and the request's verb, namespace and name, so nothing is encoded.
+	// Denials and failures are never remembered here: they always reach the
+	// delegating authorizer, with its deny TTL and its retries.
+	allowed  *cache.LRUExpireCache
+	allowTTL time.Duration
 }
 
-// NewAuthorizer returns an Authorizer caching decisions for ttl.
-func NewAuthorizer(reviews authzclient.SubjectAccessReviewInterface, ttl time.Duration) *Authorizer {
-	return &Authorizer{reviews: reviews, ttl: ttl, cache: cache.NewLRUExpireCache(8192)}
+// allowKey is a remembered allowed answer.
+type allowKey struct {
+	user                  user.Info
+	verb, namespace, name string
 }
+
+// NewAuthorizer builds the authorizer on the apiserver's
+// SubjectAccessReview API, caching answers for o.AllowTTL and o.DenyTTL.
+func NewAuthorizer(client authzclient.AuthorizationV1Interface, o Options) (*Authorizer, error) {
+	o.setDefaults()
+	authz, err := authorizerfactory.DelegatingAuthorizerConfig{
+		SubjectAccessReviewClient: client,
+		AllowCacheTTL:             o.AllowTTL,
+		DenyCacheTTL:              o.DenyTTL,
+		WebhookRetryBackoff:       o.RetryBackoff,
+	}.New()
+	if err != nil {
+		return nil, fmt.Errorf("auth: delegating authorizer: %w", err)
+	}
+	return &Authorizer{authz: authz, allowed: cache.NewLRUExpireCache(allowedEntries), allowTTL: o.AllowTTL}, nil
+}
+
+// allowedEntries bounds the remembered answers: a few per active agent.
+const allowedEntries = 4096
 
 // Authorize returns nil if id may perform verb on the session name (or on the
-// collection, name empty) in namespace, a *Forbidden if not.
+// collection, name empty) in namespace, a *Forbidden if not, another error
+// if the apiserver could not be asked.
 func (a *Authorizer) Authorize(ctx context.Context, id Identity, verb, namespace, name string) error {
 	if id.Unrestricted {
 		return nil
 	}
-	key := cacheKey(id, verb, namespace, name)
-	if v, ok := a.cache.Get(key); ok {
-		if reason, denied := v.(string); denied {
-			return &Forbidden{Username: id.Username, Verb: verb, Namespace: namespace, Name: name, Reason: reason}
+	var key allowKey
+	if id.info != nil {
+		key = allowKey{user: id.info, verb: verb, namespace: namespace, name: name}
+		if _, ok := a.allowed.Get(key); ok {
+			return nil
 		}
-		return nil
 	}
-	extra := make(map[string]authzv1.ExtraValue, len(id.Extra))
-	for k, v := range id.Extra {
-		extra[k] = v
-	}
-	sar, err := a.reviews.Create(ctx, &authzv1.SubjectAccessReview{
-		Spec: authzv1.SubjectAccessReviewSpec{
-			User: id.Username, UID: id.UID, Groups: id.Groups, Extra: extra,
-			ResourceAttributes: &authzv1.ResourceAttributes{
-				Group: "sessions.mcp.dev", Resource: "mcpsessions",
-				Verb: verb, Namespace: namespace, Name: name,
-			},
-		},
-	}, metav1.CreateOptions{})
+	decision, reason, err := a.authz.Authorize(ctx, authorizer.AttributesRecord{
+		User: id.userInfo(),
+		Verb: verb, Namespace: namespace, Name: name,
+		APIGroup: "sessions.mcp.dev", Resource: "mcpsessions", ResourceRequest: true,
+	})
 	if err != nil {
 		return fmt.Errorf("access review for %s %s/%s: %w", verb, namespace, name, err)
 	}
-	if !sar.Status.Allowed || sar.Status.Denied {
-		a.cache.Add(key, sar.Status.Reason, a.ttl)
-		return &Forbidden{Username: id.Username, Verb: verb, Namespace: namespace, Name: name, Reason: sar.Status.Reason}
+	if decision != authorizer.DecisionAllow {
+		return &Forbidden{Username: id.Username, Verb: verb, Namespace: namespace, Name: name, Reason: reason}
 	}
-	a.cache.Add(key, struct{}{}, a.ttl)
+	if id.info != nil {
+		a.allowed.Add(key, struct{}{}, a.allowTTL)
+	}
 	return nil
-}
-
-// cacheKey identifies one access question. Everything the review sends
-// is in it, extra included: two tokens of one user with different extra
-// (e.g. scopes, or the pod a service-account token is bound to) may get
-// different answers.
-func cacheKey(id Identity, verb, namespace, name string) string {
-	groups := slices.Clone(id.Groups)
-	slices.Sort(groups)
-	extraKeys := make([]string, 0, len(id.Extra))
-	for k := range id.Extra {
-		extraKeys = append(extraKeys, k)
-	}
-	slices.Sort(extraKeys)
-	extra := make([]string, 0, len(extraKeys))
-	for _, k := range extraKeys {
-		extra = append(extra, k+"="+strings.Join(id.Extra[k], "\x01"))
-	}
-	return strings.Join([]string{id.Username, id.UID, strings.Join(groups, "\x01"), strings.Join(extra, "\x02"), verb, namespace, name}, "\x00")
 }

@@ -77,13 +77,17 @@ func TestMain(m *testing.M) {
 
 // manager is the real manager binary running as a child process.
 type manager struct {
-	t       testing.TB
+	t testing.TB
+	// dataDir holds the Pebble store unless store names another, and
+	// names the log file (dataDir + ".log").
 	dataDir string
-	addr    string
-	args    []string
-	cmd     *exec.Cmd
-	done    chan error
-	log     *os.File
+	// store is the --store value; default pebble:dataDir.
+	store string
+	addr  string
+	args  []string
+	cmd   *exec.Cmd
+	done  chan error
+	log   *os.File
 	// kubeconfig the manager uses (default: the admin's) and the bearer
 	// token MCP clients send (default: none, for --auth=none).
 	kubeconfig, token string
@@ -117,13 +121,13 @@ func startManager(t testing.TB, extra ...string) *manager {
 func (m *manager) start() {
 	m.t.Helper()
 	args := append([]string{
-		"--data-dir=" + m.dataDir,
+		"--store=" + m.storeSpec(),
 		"--mcp-bind-address=" + m.addr,
 		"--auth=none",
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=0",
 	}, m.args...)
-	logf, err := os.OpenFile(filepath.Join(m.dataDir, "..", "manager.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logf, err := os.OpenFile(m.dataDir+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -141,6 +145,27 @@ func (m *manager) start() {
 	m.done = make(chan error, 1)
 	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(m.cmd, m.done)
 	m.waitReady()
+}
+
+// storeSpec is the manager's --store.
+func (m *manager) storeSpec() string {
+	if m.store != "" {
+		return m.store
+	}
+	return "pebble:" + m.dataDir
+}
+
+// run runs the manager to its end (at most a minute) with extra
+// environment, for a start that must fail, and returns its output.
+func (m *manager) run(env ...string) (string, error) {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Getenv("MANAGER_BINARY"), append([]string{"--store=" + m.storeSpec(), "--mcp-bind-address=" + m.addr,
+		"--auth=none", "--metrics-bind-address=0", "--health-probe-bind-address=0"}, m.args...)...)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // waitReady waits until an MCP client can list tools.

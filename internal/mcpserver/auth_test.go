@@ -2,12 +2,13 @@ package mcpserver
 
 import (
 	"context"
-	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
@@ -78,14 +81,57 @@ func serviceAccountToken(t testing.TB, ns, name, clusterRole string) string {
 }
 
 // kubeAuthOptions are the production auth settings: TokenReview and
-// SubjectAccessReview against the apiserver, cached briefly.
-func kubeAuthOptions() Options {
-	return Options{
-		AuthMode:      AuthKubernetes,
-		Authenticator: auth.NewTokenAuthenticator(clientset.AuthenticationV1().TokenReviews(), []string{DefaultAudience}, DefaultAuthCacheTTL),
-		Authorizer:    auth.NewAuthorizer(clientset.AuthorizationV1().SubjectAccessReviews(), DefaultAuthCacheTTL),
-	}
+// SubjectAccessReview against the apiserver (the delegating authenticator
+// and authorizer, as the manager builds them).
+func kubeAuthOptions(tb testing.TB) Options {
+	return newAuthEnv(tb, 0).opts
 }
+
+// authEnv is kubeAuthOptions whose reviews go through a proxy the test can
+// take down (the apiserver going away, for the authenticator only) and a
+// transport that counts TokenReviews, holding each one for delay.
+type authEnv struct {
+	opts         Options
+	proxy        *testenv.Proxy
+	tokenReviews *atomic.Int64
+}
+
+func newAuthEnv(tb testing.TB, delay time.Duration) authEnv {
+	tb.Helper()
+	testenv.Require(tb)
+	host, err := url.Parse(cfg.Host)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	proxy, err := testenv.NewProxy(host.Host)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(proxy.Close)
+	c := rest.CopyConfig(cfg)
+	c.Host = "https://" + proxy.Addr()
+	env := authEnv{proxy: proxy, tokenReviews: &atomic.Int64{}}
+	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, "/tokenreviews") {
+				env.tokenReviews.Add(1)
+				time.Sleep(delay)
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	// No retries: a review that fails, fails at once.
+	authn, authz, err := auth.New(c, auth.Options{Audiences: []string{DefaultAudience}, RetryBackoff: &wait.Backoff{Steps: 1}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env.opts = Options{AuthMode: AuthKubernetes, Authenticator: authn, Authorizer: authz}
+	return env
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestAuthWithServiceAccountsAndRBAC(t *testing.T) {
 	ensureClusterRoles(t)
@@ -93,7 +139,7 @@ func TestAuthWithServiceAccountsAndRBAC(t *testing.T) {
 	editor := serviceAccountToken(t, nsA, "agent", "mcpsession-editor")
 	viewer := serviceAccountToken(t, nsA, "auditor", "mcpsession-viewer")
 	stranger := serviceAccountToken(t, nsA, "stranger", "")
-	_, url := startServer(t, kubeAuthOptions())
+	_, url := startServer(t, kubeAuthOptions(t))
 
 	// A session in namespace B the editor of A must not see.
 	secret := &v1alpha1.McpSession{ObjectMeta: metav1.ObjectMeta{Namespace: nsB, Name: "team-b-secret"}, Spec: v1alpha1.McpSessionSpec{Project: "B only"}}
@@ -173,27 +219,15 @@ func TestUnauthenticatedGets401(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, url := startServer(t, kubeAuthOptions())
+	_, url := startServer(t, kubeAuthOptions(t))
 	for name, header := range map[string]string{
 		"no token":       "",
 		"garbage token":  "Bearer not-a-token",
 		"wrong scheme":   "Basic dXNlcjpwYXNz",
 		"wrong audience": "Bearer " + tr.Status.Token,
 	} {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		if header != "" {
-			req.Header.Set("Authorization", header)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("%s: status %d, WWW-Authenticate %q, body %s", name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+		if code, chs := challenge(t, url, header); code != http.StatusUnauthorized || len(chs) != 1 || chs[0].Scheme != "bearer" || chs[0].Params["resource_metadata"] == "" {
+			t.Errorf("%s: status %d, challenge %+v; want 401 with a Bearer challenge naming the metadata", name, code, chs)
 		}
 	}
 	// The go-sdk client sees the refusal at connect time.

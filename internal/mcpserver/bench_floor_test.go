@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 )
 
 // The servers add_message is compared with. Both are bare go-sdk servers
@@ -51,8 +52,8 @@ type floorResult struct {
 func floorServer(b *testing.B, walWindow time.Duration) *mcp.Server {
 	b.Helper()
 	po := &pebble.Options{
-		CacheSize:          store.DefaultCacheSize,
-		MemTableSize:       store.DefaultMemTableSize,
+		CacheSize:          pebblestore.DefaultCacheSize,
+		MemTableSize:       pebblestore.DefaultMemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             quietPebble{},
 	}

@@ -16,6 +16,9 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/document"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pgstore"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pgstore/pgtest"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
@@ -56,19 +59,60 @@ func BenchmarkAddMessage(b *testing.B) {
 	})
 	// The opt-in group-commit window (--store-wal-min-sync-interval=1ms),
 	// for information, against a floor with the same window.
-	windowed := addMessageEnv(b, openStore(b, store.Options{WALMinSyncInterval: time.Millisecond}))
+	windowed := addMessageEnv(b, openStore(b, pebblestore.Options{WALMinSyncInterval: time.Millisecond}))
 	windowFloor := serveBare(b, floorServer(b, time.Millisecond))
 	b.Run("http-wal-window=1ms/clients=16", func(b *testing.B) {
 		compare(b, windowed.contender(b, 16), bareContender(b, "floor", windowFloor, "append", 16),
 			bareContender(b, "noop", noopURL, "noop", 16))
 	})
+	postgresAddMessage(b)
+}
+
+// postgresAddMessage is add_message on the PostgreSQL store, when a server
+// is at hand (make bench starts one): one replica, on the long session
+// and with a session per client; and two replicas sharing the database
+// (two servers, each with its own pool), the clients split between them
+// as a Service would.
+func postgresAddMessage(b *testing.B) {
+	if reason := pgtest.SkipReason(); reason != "" {
+		b.Log("add_message on PostgreSQL skipped: " + reason)
+		return
+	}
+	url := pgtest.NewDatabase(b)
+	open := func() store.Store {
+		st, err := pgstore.Open(context.Background(), url, pgstore.Options{Clock: testClock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	env := addMessageEnv(b, open())
+	replica := kubeAuthOptions(b)
+	replica.Store = open()
+	_, second := startServer(b, replica)
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("add_message-postgres/clients=%d", clients), func(b *testing.B) {
+			runLoad(b, clients, func(i int) *mcp.ClientSession { return benchClient(b, env.url, env.tokens[i]) },
+				"add_message", func(int) map[string]any { return env.args })
+		})
+	}
+	for _, r := range []struct {
+		name string
+		urls []string
+	}{{"add_message-postgres_own_session", []string{env.url}}, {"add_message-postgres-2replicas_own_session", []string{env.url, second}}} {
+		b.Run(r.name+"/clients=16", func(b *testing.B) {
+			runLoad(b, 16, func(i int) *mcp.ClientSession { return benchClient(b, r.urls[i%len(r.urls)], env.tokens[i]) },
+				"add_message", func(i int) map[string]any { return env.own[i] })
+		})
+	}
 }
 
 // stdioServer is our server on the local registry in a store of its own,
 // on the real clock, as `manager --mcp-stdio` runs it.
 func stdioServer(b *testing.B) *Server {
 	b.Helper()
-	st, err := store.Open(b.TempDir(), store.Options{Logger: quietPebble{}})
+	st, err := pebblestore.Open(b.TempDir(), pebblestore.Options{Logger: quietPebble{}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,6 +127,9 @@ func stdioServer(b *testing.B) *Server {
 // benchPrefill is how many messages the HTTP benchmark's session holds
 // before it is measured: appends must not slow down as a session grows.
 const benchPrefill = 100_000
+
+// argsOf gives every client the contender's arguments.
+func (c contender) argsOf(int) map[string]any { return c.args }
 
 // contender is one server under load: a client session per client, the
 // tool to call and its arguments.
@@ -121,13 +168,13 @@ func compare(b *testing.B, ours, floor, noop contender) {
 	}
 	perRound := max(b.N/rounds, len(ours.sessions))
 	for _, c := range all {
-		measure(b, c.sessions, perRound, c.tool, c.args)
+		measure(b, c.sessions, perRound, c.tool, c.argsOf)
 	}
 	b.ResetTimer()
 	got := make([][]load, len(all))
 	for range rounds {
 		for i, c := range all {
-			got[i] = append(got[i], measure(b, c.sessions, perRound, c.tool, c.args))
+			got[i] = append(got[i], measure(b, c.sessions, perRound, c.tool, c.argsOf))
 		}
 	}
 	b.StopTimer()
@@ -164,10 +211,10 @@ func compare(b *testing.B, ours, floor, noop contender) {
 }
 
 // openStore opens a store of its own for a benchmark, with opts.
-func openStore(b *testing.B, opts store.Options) *store.Store {
+func openStore(b *testing.B, opts pebblestore.Options) store.Store {
 	b.Helper()
 	opts.Clock, opts.Logger = testClock, quietPebble{}
-	st, err := store.Open(b.TempDir(), opts)
+	st, err := pebblestore.Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -180,6 +227,8 @@ const benchContent = "Production API instances are consuming memory at 100MB/hou
 type benchEnv struct {
 	url    string
 	tokens []string
+	args   map[string]any
+	own    []map[string]any // one session per client
 }
 
 // contender is our server under load with one client per token.
@@ -194,7 +243,7 @@ func (e benchEnv) contender(b *testing.B, clients int) contender {
 // addMessageEnv starts the real server with Kubernetes auth and a session
 // pre-filled with benchPrefill messages (imported through the store in one
 // batch), and mints one service-account token per client.
-func addMessageEnv(b *testing.B, st *store.Store) benchEnv {
+func addMessageEnv(b *testing.B, st store.Store) benchEnv {
 	b.Helper()
 	ensureClusterRoles(b)
 	ns := newNamespace(b)
@@ -202,7 +251,7 @@ func addMessageEnv(b *testing.B, st *store.Store) benchEnv {
 	for i := range 16 {
 		env.tokens = append(env.tokens, serviceAccountToken(b, ns, fmt.Sprintf("agent-%d", i), "mcpsession-editor"))
 	}
-	opts := kubeAuthOptions()
+	opts := kubeAuthOptions(b)
 	opts.Store = st
 	_, env.url = startServer(b, opts)
 	cs := benchClient(b, env.url, env.tokens[0])
@@ -231,6 +280,12 @@ func addMessageEnv(b *testing.B, st *store.Store) benchEnv {
 		}
 		return ""
 	})
+	env.args = benchArgs
+	for i := range 16 {
+		name := fmt.Sprintf("own-%d", i)
+		ok[SessionResult](b, cs, "create_session", map[string]any{"session_id": name})
+		env.own = append(env.own, map[string]any{"session_id": name, "role": "user", "content": benchContent})
+	}
 	return env
 }
 
@@ -264,6 +319,26 @@ type load struct {
 	cpuPerCall time.Duration   // this process's user+system CPU per call
 }
 
+// runLoad makes b.N calls of tool spread over clients concurrent client
+// sessions and reports calls/s and the p50 and p99 latency.
+func runLoad(b *testing.B, clients int, open func(i int) *mcp.ClientSession, tool string, args func(i int) map[string]any) float64 {
+	b.Helper()
+	c := contender{name: tool, tool: tool}
+	for i := range clients {
+		c.sessions = append(c.sessions, open(i))
+	}
+	l := measure(b, c.sessions, clients, tool, args) // warm: connections, token and access review caches
+	b.ResetTimer()
+	l = measure(b, c.sessions, b.N, tool, args)
+	b.StopTimer()
+	b.ReportMetric(l.perSec, "calls/s")
+	b.ReportMetric(ms(l.lat[len(l.lat)*50/100]), "p50-ms")
+	b.ReportMetric(ms(l.lat[min(len(l.lat)-1, len(l.lat)*99/100)]), "p99-ms")
+	b.ReportMetric(us(l.cpuPerCall), "cpu-us/call")
+	b.ReportMetric(0, "ns/op")
+	return l.perSec
+}
+
 // warm makes one call on each of a contender's client sessions, so
 // connections and the token and access review caches are warm.
 func warm(b *testing.B, c contender) {
@@ -276,7 +351,7 @@ func warm(b *testing.B, c contender) {
 }
 
 // measure makes n calls of tool spread over sessions, concurrently.
-func measure(b *testing.B, sessions []*mcp.ClientSession, n int, tool string, args map[string]any) load {
+func measure(b *testing.B, sessions []*mcp.ClientSession, n int, tool string, args func(i int) map[string]any) load {
 	b.Helper()
 	clients := len(sessions)
 	lat := make([][]time.Duration, clients)
@@ -294,7 +369,7 @@ func measure(b *testing.B, sessions []*mcp.ClientSession, n int, tool string, ar
 			lat[c] = make([]time.Duration, 0, k)
 			for range k {
 				t0 := time.Now()
-				res, err := sessions[c].CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+				res, err := sessions[c].CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args(c)})
 				if err != nil || res.IsError {
 					b.Errorf("%s: %v %v", tool, err, res)
 					return

@@ -2,8 +2,11 @@ package mcpserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -93,6 +96,28 @@ func classify(ctx context.Context, tool string, err error) (_ error, internal bo
 	return &userError{msg: msg, cause: err}, false
 }
 
+// requestFailure is the JSON-RPC error a refused request other than a
+// tool call answers with (resources/read, prompts/get,
+// completion/complete): -32602 (invalid params) with classify's wording
+// when the caller asked for something it cannot have (a forbidden
+// namespace, an unknown or malformed session; a forbidden caller reads the
+// same answer whether or not the session exists, since access is decided
+// before the lookup), -32603 when the server failed. data is the error's
+// data member (nil: none).
+func requestFailure(ctx context.Context, method string, err error, data json.RawMessage) error {
+	msg, internal := classify(ctx, method, err)
+	code := int64(jsonrpc.CodeInvalidParams)
+	if internal {
+		code = jsonrpc.CodeInternalError
+	}
+	return &jsonrpc.Error{Code: code, Message: msg.Error(), Data: data}
+}
+
+// invalidParams is a -32602 error worded for the caller.
+func invalidParams(format string, args ...any) error {
+	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf(format, args...)}
+}
+
 func invalidReason(path, reason string) string {
 	if path == "" {
 		return reason
@@ -109,6 +134,8 @@ func internalSummary(err error) string {
 		return "the session changed concurrently"
 	case errors.Is(err, store.ErrClosed):
 		return "the store is shutting down"
+	case errors.Is(err, store.ErrUnavailable):
+		return "the session store's database could not be reached; a write that failed this way may or may not have been applied"
 	}
 	return "internal error"
 }

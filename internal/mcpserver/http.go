@@ -11,33 +11,57 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
 )
 
+// MCPPath is where the endpoint is served.
+const MCPPath = "/mcp"
+
 // newHandler builds the endpoint: the go-sdk's stateless Streamable HTTP
 // handler behind the body guard, authentication and the origin check,
-// served at /mcp, and the unauthenticated ReadyPath.
+// served at MCPPath; beside it, unauthenticated, ReadyPath and with
+// Kubernetes auth the OAuth protected-resource metadata (RFC 9728) at
+// /.well-known/oauth-protected-resource and its form for MCPPath.
 func (s *Server) newHandler() (http.Handler, error) {
 	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
 		Stateless:           true,
 		MaxRequestBodyBytes: s.opts.MaxBodyBytes,
 	})
+	mux := http.NewServeMux()
 	var h http.Handler = s.bodyGuard(sdk)
 	if s.opts.AuthMode == AuthNone {
 		h = auth.Anonymous(h)
 	} else {
-		h = auth.Middleware(s.opts.Authenticator, h)
+		meta, err := auth.NewResourceMetadata(s.opts.ResourceURL, s.opts.AuthorizationServers, MCPPath)
+		if err != nil {
+			return nil, err
+		}
+		h = auth.Middleware(s.opts.Authenticator, meta, h)
+		for _, p := range metadataPaths(s.opts.ResourceURL) {
+			mux.Handle(p, meta)
+		}
 	}
 	h, err := originGuard(s.opts.AllowedOrigins, h)
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/mcp", h)
+	mux.Handle(MCPPath, h)
 	mux.HandleFunc("GET "+ReadyPath, s.serveReady)
 	return mux, nil
+}
+
+// metadataPaths are where the metadata is served: the root form and the
+// form for MCPPath, and for a configured resource URL with another path
+// (behind a proxy that adds a prefix), that path's form too.
+func metadataPaths(resourceURL string) []string {
+	paths := []string{auth.WellKnownPath, auth.WellKnownPath + MCPPath}
+	if u, err := url.Parse(resourceURL); err == nil && u.Path != "" && u.Path != MCPPath {
+		paths = append(paths, auth.WellKnownPath+strings.TrimSuffix(u.Path, "/"))
+	}
+	return paths
 }
 
 // originGuard answers a request from a foreign browser origin with 403, as
@@ -84,17 +108,21 @@ func loopbackOrigin(origin string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// bodyGuard bounds the request body (413 past MaxBodyBytes) and answers a
+// bodyGuard bounds the request body (413 past MaxBodyBytes), answers a
 // body that is not JSON with a JSON-RPC parse error (-32700), which a
-// client can act on; the go-sdk answers it in plain text. Everything else,
-// unknown methods included, is the go-sdk's to answer.
+// client can act on (the go-sdk answers it in plain text), and a message
+// without a method with 400 and an invalid-request error (-32600): the
+// go-sdk would take one with an id for the answer to a request of its
+// own and accept it, but this stateless server sends clients no requests
+// to answer. Everything else, unknown methods included, is the go-sdk's
+// to answer.
 func (s *Server) bodyGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Body == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+		body, err := readBody(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes), min(r.ContentLength, s.opts.MaxBodyBytes))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -104,18 +132,70 @@ func (s *Server) bodyGuard(next http.Handler) http.Handler {
 			http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if !json.Valid(body) {
+		msgs, err := messageShapes(body)
+		if err != nil {
 			// 400 as the transport requires, with the JSON-RPC parse error.
-			writeParseError(w)
+			writeRPCError(w, nil, jsonrpc.CodeParseError, "Parse error: the request body is not valid JSON")
 			return
+		}
+		for _, m := range msgs {
+			if m.Method == nil {
+				writeRPCError(w, m.ID, jsonrpc.CodeInvalidRequest,
+					"Invalid Request: every message must name a method (this server sends no requests for clients to answer)")
+				return
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
 }
 
-func writeParseError(w http.ResponseWriter) {
+// readBody reads a request body in one allocation when its length is
+// known (and bounded by the caller).
+func readBody(r io.Reader, length int64) ([]byte, error) {
+	if length <= 0 {
+		return io.ReadAll(r)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, length+1))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
+// messageShape is what bodyGuard looks at in a JSON-RPC message.
+type messageShape struct {
+	ID     json.RawMessage `json:"id"`
+	Method *string         `json:"method"`
+}
+
+// messageShapes decodes a body (one message or a batch) far enough to
+// check it; an error means it is not JSON.
+func messageShapes(body []byte) ([]messageShape, error) {
+	var (
+		batch []messageShape
+		err   error
+	)
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '[' {
+		err = json.Unmarshal(b, &batch)
+	} else {
+		batch = make([]messageShape, 1)
+		err = json.Unmarshal(body, &batch[0])
+	}
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		// JSON, but not the shape of a message.
+		return []messageShape{{}}, nil
+	}
+	return batch, err
+}
+
+// writeRPCError answers with 400 and a JSON-RPC error for the message of
+// id (null when unknown).
+func writeRPCError(w http.ResponseWriter, id json.RawMessage, code int64, msg string) {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": code, "message": msg}})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
-	_, _ = w.Write([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: the request body is not valid JSON"}}`))
+	_, _ = w.Write(body)
 }

@@ -15,15 +15,15 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // newStore opens a store of the test's own, so its digest changes only
 // with what the test does.
-func newStore(t *testing.T) *store.Store {
+func newStore(t *testing.T) *pebblestore.Store {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{Clock: testClock, Logger: quietPebble{}})
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Clock: testClock, Logger: quietPebble{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func newStore(t *testing.T) *store.Store {
 	return st
 }
 
-func digest(t *testing.T, st *store.Store) string {
+func digest(t *testing.T, st *pebblestore.Store) string {
 	t.Helper()
 	d, err := st.Digest(context.Background())
 	if err != nil {
@@ -69,7 +69,7 @@ var tiny = map[string]string{"tier": "tiny"}
 
 // tinyServer makes a namespace with the tiny policy and connects to a
 // server for it on a store of the test's own.
-func tinyServer(t *testing.T) (string, *store.Store, *mcp.ClientSession) {
+func tinyServer(t *testing.T) (string, *pebblestore.Store, *mcp.ClientSession) {
 	t.Helper()
 	ns := newNamespace(t)
 	tinyPolicy(t, ns)

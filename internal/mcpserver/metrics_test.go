@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 )
 
 // TestToolMetrics checks that every call that reaches a tool is counted
@@ -38,7 +38,7 @@ func TestToolMetrics(t *testing.T) {
 
 	// A server whose store is gone fails on its side: counted as failed,
 	// not as the caller's mistake.
-	broken, err := store.Open(t.TempDir(), store.Options{Clock: testClock, Logger: quietPebble{}})
+	broken, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Clock: testClock, Logger: quietPebble{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ type AuthMode string
 
 const (
 	// AuthKubernetes checks bearer tokens with TokenReview and every call
-	// with SubjectAccessReview (the default).
+	// with SubjectAccessReview (the default; see internal/auth).
 	AuthKubernetes AuthMode = "kubernetes"
 	// AuthNone treats every caller as an unrestricted local user. Only
 	// allowed on a loopback bind address (see ValidateAuth).
@@ -37,7 +37,6 @@ const (
 	DefaultMaxBodyBytes   = 4 << 20
 	DefaultResumeWait     = 10 * time.Second
 	DefaultAudience       = "mcp-session-operator"
-	DefaultAuthCacheTTL   = 10 * time.Second
 	DefaultLocalNamespace = sessions.DefaultLocalNamespace
 )
 
@@ -65,14 +64,23 @@ type Options struct {
 	Informers cache.Informers
 
 	// Store holds the sessions' data. Required.
-	Store *store.Store
+	Store store.Store
 
 	// AuthMode is AuthKubernetes (default) or AuthNone.
 	AuthMode AuthMode
-	// Authenticator turns bearer tokens into identities (AuthKubernetes).
+	// Authenticator turns bearer tokens into identities (AuthKubernetes);
+	// *auth.TokenAuthenticator is the real one.
 	Authenticator auth.Authenticator
 	// Authorizer checks every call (AuthKubernetes).
 	Authorizer Authorizer
+	// ResourceURL is the endpoint's canonical URL as clients reach it
+	// (--mcp-resource-url), the resource of its OAuth protected-resource
+	// metadata. Empty: the URL each request came in on.
+	ResourceURL string
+	// AuthorizationServers are the issuers whose tokens the cluster
+	// accepts for this server's audience (--mcp-authorization-servers),
+	// listed in the metadata.
+	AuthorizationServers []string
 	// AllowedOrigins are extra browser origins (scheme://host[:port]) allowed
 	// besides the request's own host and loopback origins. New refuses one
 	// that is not of that form.

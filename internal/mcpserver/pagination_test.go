@@ -178,7 +178,7 @@ func TestPaginationWhileSessionsComeAndGo(t *testing.T) {
 		t.Run("kubernetes/"+listing, func(t *testing.T) {
 			ns := newNamespace(t)
 			token := serviceAccountToken(t, ns, "agent", "mcpsession-editor")
-			_, url := startServer(t, kubeAuthOptions())
+			_, url := startServer(t, kubeAuthOptions(t))
 			cs := connect(t, url, clientOpts{token: token})
 			list := listSessionsPages(t, cs, map[string]any{"namespace": ns})
 			if listing == "resources/list" {

@@ -9,9 +9,12 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
 )
 
+// briefingPrompt is the prompt's name.
+const briefingPrompt = "resume_briefing"
+
 func (s *Server) addPrompts() {
 	s.mcp.AddPrompt(&mcp.Prompt{
-		Name:  "resume_briefing",
+		Name:  briefingPrompt,
 		Title: "Continue a persistent session",
 		Description: "What an assistant needs to continue a session: its purpose, phase, context keys, recent discoveries and last messages. " +
 			"Reading it does not resume the session; call resume_session to write again.",
@@ -26,11 +29,11 @@ func (s *Server) resumeBriefing(ctx context.Context, req *mcp.GetPromptRequest) 
 	args := req.Params.Arguments
 	sess, err := s.open(ctx, auth.VerbGet, args["session_id"], args["namespace"])
 	if err != nil {
-		return nil, toolFailure(ctx, "resume_briefing", err)
+		return nil, requestFailure(ctx, "prompts/get "+briefingPrompt, err, nil)
 	}
 	b, err := s.briefing(ctx, sess, sess.LastActivity)
 	if err != nil {
-		return nil, toolFailure(ctx, "resume_briefing", err)
+		return nil, requestFailure(ctx, "prompts/get "+briefingPrompt, err, nil)
 	}
 	s.used(ctx, sess, false)
 	return &mcp.GetPromptResult{

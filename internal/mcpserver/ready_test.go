@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
@@ -19,12 +20,12 @@ import (
 // fails again once the server has stopped.
 func TestReadyzCheck(t *testing.T) {
 	testenv.Require(t)
-	st, err := store.Open(t.TempDir(), store.Options{Clock: testClock, Logger: quietPebble{}})
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Clock: testClock, Logger: quietPebble{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	opts := kubeAuthOptions()
+	opts := kubeAuthOptions(t)
 	opts.Addr, opts.Store, opts.Clock = "127.0.0.1:0", st, testClock
 	opts.Client, opts.APIReader, opts.Informers = mgrClient, mgrReader, mgr.GetCache()
 	s, err := New(opts)

@@ -104,25 +104,33 @@ func (s *Server) addResources() {
 
 // readResource returns the session document.
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	ns, name, err := parseSessionURI(req.Params.URI)
+	uri := req.Params.URI
+	ns, name, err := parseSessionURI(uri)
 	if err != nil {
-		return nil, mcp.ResourceNotFoundError(req.Params.URI)
+		return nil, mcp.ResourceNotFoundError(uri)
 	}
 	sess, err := s.open(ctx, auth.VerbGet, name, ns)
 	if err != nil {
 		if errors.Is(err, sessions.ErrNotFound) {
-			return nil, mcp.ResourceNotFoundError(req.Params.URI)
+			return nil, mcp.ResourceNotFoundError(uri)
 		}
-		return nil, toolFailure(ctx, "resources/read", err)
+		return nil, requestFailure(ctx, "resources/read", err, uriData(uri))
 	}
 	doc, err := s.document(ctx, sess)
 	if err != nil {
-		return nil, toolFailure(ctx, "resources/read", err)
+		return nil, requestFailure(ctx, "resources/read", err, uriData(uri))
 	}
 	s.used(ctx, sess, false)
 	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{
 		URI: req.Params.URI, MIMEType: "application/json", Text: string(doc),
 	}}}, nil
+}
+
+// uriData is the data member of a resources/read error: the URI asked
+// for, as the go-sdk's ResourceNotFoundError carries it.
+func uriData(uri string) json.RawMessage {
+	data, _ := json.Marshal(map[string]string{"uri": uri})
+	return data
 }
 
 // document exports a session with its lifecycle state filled in.
@@ -148,6 +156,21 @@ func stateWord(p v1alpha1.Phase) string {
 	return ""
 }
 
+// privateResult is the cache hint of results that depend on the caller
+// (resources/list, resources/read): only the caller's client may cache
+// them, and they are stale at once. The others (the tool, prompt and
+// template lists, the same for everyone) keep the go-sdk's default,
+// public.
+var privateResult = mcp.Cacheable{TTLMs: 0, CacheScope: "private"}
+
+// setCacheable marks per-caller results private (mcp.ServerOptions).
+func setCacheable(_ context.Context, req mcp.Request, c *mcp.Cacheable) {
+	switch req.(type) {
+	case *mcp.ReadResourceRequest, *mcp.ListResourcesRequest:
+		*c = privateResult
+	}
+}
+
 // listResourcesMiddleware answers resources/list with the caller's sessions:
 // those of its default namespace, if it may list them. The go-sdk only
 // lists resources registered up front, the same for every caller.
@@ -165,7 +188,8 @@ func (s *Server) listResourcesMiddleware(next mcp.MethodHandler) mcp.MethodHandl
 }
 
 func (s *Server) listResources(ctx context.Context, cursor string) (*mcp.ListResourcesResult, error) {
-	res := &mcp.ListResourcesResult{Resources: []*mcp.Resource{}}
+	// Per caller: only its own client may cache the list.
+	res := &mcp.ListResourcesResult{Resources: []*mcp.Resource{}, Cacheable: privateResult}
 	id, err := sessions.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -185,7 +209,7 @@ func (s *Server) listResources(ctx context.Context, cursor string) (*mcp.ListRes
 	}
 	page, more, err := s.sessions.Page(ctx, sessions.PageRequest{Namespace: ns, After: after, Limit: resourcePageSize})
 	if err != nil {
-		return nil, toolFailure(ctx, "resources/list", err)
+		return nil, requestFailure(ctx, "resources/list", err, nil)
 	}
 	for _, sess := range page {
 		desc := sess.Description

@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
 // updates collects resource-updated notifications.
@@ -115,6 +116,13 @@ func TestResourcesSubscriptionAndPrompt(t *testing.T) {
 // post sends one raw JSON-RPC message to the endpoint.
 func post(t testing.TB, url, body string, header map[string]string) (int, string) {
 	t.Helper()
+	code, _, b := postHeaders(t, url, body, header)
+	return code, b
+}
+
+// postHeaders is post that also returns the response's headers.
+func postHeaders(t testing.TB, url, body string, header map[string]string) (int, http.Header, string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
@@ -127,7 +135,7 @@ func post(t testing.TB, url, body string, header map[string]string) (int, string
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 func TestHTTPGuards(t *testing.T) {
@@ -145,6 +153,27 @@ func TestHTTPGuards(t *testing.T) {
 	// Known methods pass the guard.
 	if code, body := post(t, url, `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`, nil); code != http.StatusOK || !strings.Contains(body, "create_session") {
 		t.Errorf("tools/list: %d %.200s", code, body)
+	}
+
+	// A message without a method: 400 with invalid request, the id
+	// echoed; a body that is not JSON: 400 with a parse error.
+	for body, want := range map[string][]string{
+		`{"jsonrpc":"2.0","id":1}`:                  {`"code":-32600`, `"id":1`},
+		`{"jsonrpc":"2.0","id":"r-2","result":{}}`:  {`"code":-32600`, `"id":"r-2"`},
+		`[{"jsonrpc":"2.0","id":3,"params":{}}]`:    {`"code":-32600`, `"id":3`},
+		`{"jsonrpc":"2.0","method":5,"id":4}`:       {`"code":-32600`, `"id":null`},
+		`"just a string"`:                           {`"code":-32600`, `"id":null`},
+		`{"jsonrpc":"2.0","id":1,"method":"ping"`:   {`"code":-32700`, `"id":null`},
+		`{"jsonrpc":"2.0","id":1,"method":"ping"}x`: {`"code":-32700`, `"id":null`},
+	} {
+		code, got := post(t, url, body, nil)
+		ok := code == http.StatusBadRequest && strings.Contains(got, `"jsonrpc":"2.0"`)
+		for _, w := range want {
+			ok = ok && strings.Contains(got, w)
+		}
+		if !ok {
+			t.Errorf("%s: %d %s, want 400 with %q", body, code, got, want)
+		}
 	}
 
 	big := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_message","arguments":{"content":"` + strings.Repeat("x", 70<<10) + `"}}}`

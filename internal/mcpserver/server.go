@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/sessions"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
 
 // Implementation is how the server introduces itself to MCP clients.
@@ -63,6 +65,8 @@ func New(opts Options) (*Server, error) {
 		Instructions:       s.instructions(),
 		SubscribeHandler:   s.subscribe,
 		UnsubscribeHandler: s.unsubscribe,
+		CompletionHandler:  s.complete,
+		SetCacheable:       setCacheable,
 		// No logging capability: it is deprecated (SEP-2577) and these tools
 		// report through results.
 		Capabilities: &mcp.ServerCapabilities{},
@@ -108,7 +112,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return log.IntoContext(context.WithoutCancel(ctx), s.log) },
+		BaseContext:       func(net.Listener) context.Context { return s.baseContext(ctx) },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -139,6 +143,19 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// baseContext is what every request's context starts from: the logger
+// and, with Kubernetes auth, the audiences tokens are checked for (so
+// requests need no copy to carry them).
+func (s *Server) baseContext(ctx context.Context) context.Context {
+	ctx = log.IntoContext(context.WithoutCancel(ctx), s.log)
+	if a, ok := s.opts.Authenticator.(interface {
+		WithAudiences(context.Context) context.Context
+	}); ok {
+		ctx = a.WithAudiences(ctx)
+	}
+	return ctx
+}
+
 // startBackground runs the status sync and the change notifications until
 // ctx ends; the returned channel closes once pending status is flushed.
 func (s *Server) startBackground(ctx context.Context) <-chan struct{} {
@@ -148,15 +165,22 @@ func (s *Server) startBackground(ctx context.Context) <-chan struct{} {
 			s.log.Error(err, "watching sessions for resource notifications; subscribers only hear of changes made through this server")
 		}
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { s.sessions.Run(ctx) })
+	// Writes through other replicas sharing the store reach this one's
+	// subscribers too (a store only one process opens has none to report).
+	wg.Go(func() {
+		err := s.opts.Store.Watch(ctx, func(c store.Change) { s.subs.changed(ctx, c.Namespace, c.Name) })
+		if err != nil {
+			s.log.Error(err, "watching the store for other replicas' writes; subscribers only hear of writes made through this replica")
+		}
+	})
 	go func() {
-		defer close(done)
-		s.sessions.Run(ctx)
+		wg.Wait()
+		close(done)
 	}()
 	return done
 }
-
-// LocalIdentity is the identity of stdio and --auth=none callers.
-var LocalIdentity = auth.Identity{Username: "local-user", Unrestricted: true}
 
 // ServeStdio serves MCP over in and out (newline-delimited JSON-RPC, as
 // desktop clients launch servers) until the client disconnects or ctx
@@ -168,7 +192,7 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) er
 		stopBG()
 		<-bgDone
 	}()
-	ctx = auth.WithIdentity(log.IntoContext(ctx, s.log), LocalIdentity)
+	ctx = auth.WithIdentity(log.IntoContext(ctx, s.log), auth.LocalIdentity)
 	err := s.mcp.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(in), Writer: nopWriteCloser{out}})
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("mcp stdio: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 )
 
 // stdioClient runs s.ServeStdio over pipes and connects a go-sdk client to
@@ -52,9 +53,9 @@ func stdioSession(t *testing.T, s *Server, version string) (*mcp.ClientSession, 
 	}
 }
 
-func openLocal(t *testing.T, dir string, clk *testingclock.FakeClock) (*store.Store, *Server) {
+func openLocal(t *testing.T, dir string, clk *testingclock.FakeClock) (store.Store, *Server) {
 	t.Helper()
-	st, err := store.Open(dir, store.Options{Clock: clk, Logger: quietPebble{}})
+	st, err := pebblestore.Open(dir, pebblestore.Options{Clock: clk, Logger: quietPebble{}})
 	if err != nil {
 		t.Fatal(err)
 	}

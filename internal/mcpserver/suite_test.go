@@ -30,6 +30,7 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/controllers"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
@@ -45,7 +46,7 @@ var (
 	clientset *kubernetes.Clientset
 	mgrClient client.Client // the manager's cached client, as in production
 	mgrReader client.Reader
-	testStore *store.Store
+	testStore store.Store
 	// testClock drives the controllers, the store and the servers, so a
 	// test can step through days.
 	testClock = testingclock.NewFakeClock(time.Now())
@@ -81,7 +82,7 @@ func startShared(env *testenv.Env) (stop func(), err error) {
 		return nil, err
 	}
 	stops = append(stops, func() { _ = os.RemoveAll(dir) })
-	if testStore, err = store.Open(dir, store.Options{Clock: testClock, Logger: quietPebble{}}); err != nil {
+	if testStore, err = pebblestore.Open(dir, pebblestore.Options{Clock: testClock, Logger: quietPebble{}}); err != nil {
 		return nil, err
 	}
 	stops = append(stops, func() { _ = testStore.Close() })

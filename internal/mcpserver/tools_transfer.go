@@ -87,7 +87,7 @@ func (s *Server) importSession(ctx context.Context, _ *mcp.CallToolRequest, in I
 	if err != nil {
 		return nil, SessionResult{}, err
 	}
-	if err := s.opts.Store.CheckImport(doc, set.Limits); err != nil {
+	if err := store.CheckImport(doc, set.Limits); err != nil {
 		return nil, SessionResult{}, err
 	}
 	sess, err := s.sessions.Create(ctx, spec, func(sess sessions.Session) error {

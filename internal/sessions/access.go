@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
@@ -110,4 +111,55 @@ func (s *Service) ensureData(ctx context.Context, sess Session) error {
 	}
 	s.stored.Store(sess.UID, struct{}{})
 	return nil
+}
+
+// ListableNamespaces returns, sorted, the namespaces holding sessions
+// whose name starts with prefix and in which id may list sessions: what a
+// caller may be offered. Namespaces it may not list are left out without
+// an error.
+func (s *Service) ListableNamespaces(ctx context.Context, id auth.Identity, prefix string) ([]string, error) {
+	all, err := s.reg.Namespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ns := range all {
+		if !strings.HasPrefix(ns, prefix) {
+			continue
+		}
+		switch err := s.Authorize(ctx, id, auth.VerbList, ns, ""); {
+		case err == nil:
+			out = append(out, ns)
+		case !isForbidden(err):
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ListableNames returns, sorted, the names of the sessions in namespace
+// that start with prefix, if id may list sessions there (none if not).
+func (s *Service) ListableNames(ctx context.Context, id auth.Identity, namespace, prefix string) ([]string, error) {
+	switch err := s.Authorize(ctx, id, auth.VerbList, namespace, ""); {
+	case isForbidden(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	all, err := s.reg.List(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, sess := range all {
+		if strings.HasPrefix(sess.Name, prefix) {
+			out = append(out, sess.Name)
+		}
+	}
+	return out, nil
+}
+
+func isForbidden(err error) bool {
+	var fb *auth.Forbidden
+	return errors.As(err, &fb) || errors.Is(err, ErrNoAuthorizer)
 }

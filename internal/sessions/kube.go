@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -243,6 +246,26 @@ func (r *kubeRegistry) indexNames(ctx context.Context, informers cache.Informers
 	return nil
 }
 
+// Namespaces returns the namespaces holding sessions, sorted: from the
+// name index when there is one, else from a listing.
+func (r *kubeRegistry) Namespaces(ctx context.Context) ([]string, error) {
+	if r.names != nil {
+		return r.names.namespaces(), nil
+	}
+	list := &v1alpha1.McpSessionList{}
+	if err := r.c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	var out []string
+	for i := range list.Items {
+		if ns := list.Items[i].Namespace; !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // patchSpec merge-patches spec fields the MCP server sets on behalf of the
 // caller, as kubectl patch would.
 func (r *kubeRegistry) patchSpec(ctx context.Context, namespace, name string, spec map[string]any) (Session, error) {
@@ -297,38 +320,68 @@ func (r *kubeRegistry) Delete(ctx context.Context, namespace, name, uid string) 
 	return nil
 }
 
-// WriteStatus merge-patches status.counts and status.lastActivityTime on the
-// status subresource. Only those fields are sent and there is no
-// resourceVersion precondition, so it never conflicts with the
-// controller's status writes (which own phase, conditions and effective).
+// WriteStatus patches status.counts and status.lastActivityTime on the
+// status subresource, with the resourceVersion of the object it read as a
+// precondition: another replica's write in between is a conflict, and the
+// write is made again on the fresh object. So lastActivityTime only moves
+// forward (this replica's activity is written only when it is later than
+// the status's), the counts, read from the store after the object, are
+// never older than those of a write before, and nothing is written when
+// nothing changed. The patch carries only those two fields (and the
+// resourceVersion), so it never takes a field from the controller.
 func (r *kubeRegistry) WriteStatus(ctx context.Context, namespace, name, uid string, u statusUpdate) error {
-	data, err := statusPatch(u)
-	if err != nil {
-		return err
-	}
-	obj := &v1alpha1.McpSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
-	if err := r.c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, data)); err != nil {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	var reader client.Reader = r.c
+	return retry.RetryOnConflict(statusRetry, func() error {
+		obj := &v1alpha1.McpSession{}
+		err := reader.Get(ctx, key, obj)
+		// After a conflict, or a miss, ask the apiserver: the cache lags.
+		reader = r.reader
 		if apierrors.IsNotFound(err) {
+			err = r.reader.Get(ctx, key, obj)
+		}
+		if apierrors.IsNotFound(err) || (err == nil && string(obj.UID) != uid) {
+			// Gone, or the name now belongs to a new session.
 			return &NotFoundError{Namespace: namespace, Name: name}
 		}
-		return fmt.Errorf("patch status of %s/%s: %w", namespace, name, err)
-	}
-	if string(obj.UID) != uid {
-		// The name now belongs to a new session; the patch landed on it
-		// but only carried activity and counts of the old one, which the
-		// next write for the new session corrects. Report it as gone.
-		return &NotFoundError{Namespace: namespace, Name: name}
-	}
-	return nil
+		if err != nil {
+			return fmt.Errorf("get session %s: %w", key, err)
+		}
+		base := obj.DeepCopy()
+		advanceActivity(&obj.Status, u.LastActivity)
+		counts, err := u.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		obj.Status.Counts = counts
+		if equality.Semantic.DeepEqual(base.Status, obj.Status) {
+			return nil
+		}
+		if err := r.c.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsNotFound(err) {
+				return &NotFoundError{Namespace: namespace, Name: name}
+			}
+			return err // a conflict is retried
+		}
+		return nil
+	})
 }
 
-// statusPatch is the merge patch WriteStatus sends.
-func statusPatch(u statusUpdate) ([]byte, error) {
-	status := map[string]any{"counts": u.Counts}
-	if !u.LastActivity.IsZero() {
-		status["lastActivityTime"] = metav1.NewTime(u.LastActivity)
+// statusRetry spaces the retries of a status write that lost a race with
+// another writer (a replica, the controller); jitter keeps replicas that
+// collided from colliding again. A write that still loses is retried on
+// the syncer's next tick.
+var statusRetry = wait.Backoff{Steps: 10, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1}
+
+// advanceActivity sets status.lastActivityTime to act when act, at the
+// second precision status keeps, is later: activity never moves back.
+func advanceActivity(status *v1alpha1.McpSessionStatus, act time.Time) {
+	if act = act.Truncate(time.Second); act.IsZero() {
+		return
 	}
-	return json.Marshal(map[string]any{"status": status})
+	if cur := status.LastActivityTime; cur == nil || act.After(cur.Time) {
+		status.LastActivityTime = &metav1.Time{Time: act}
+	}
 }
 
 // WaitActive polls the cache (an in-memory read) until the controller

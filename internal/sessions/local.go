@@ -1,11 +1,14 @@
 package sessions
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,27 +60,28 @@ func (r *localRecord) object() *v1alpha1.McpSession {
 // lifecycle.ApplyDecision as the controller does, and a terminated session
 // past its retention is erased on the next read.
 //
-// Every record is read once, on first use, and kept in memory with its
-// settings: this process is the store's only writer (Pebble locks its
-// folder), so the copy never goes stale, and a tool call costs no read and
-// no decoding of the registry. A failed write drops the copy, which is
-// read again on the next call.
+// Each call reads the session's record from the store (another process
+// may share it, with a PostgreSQL store), but what it decodes to is kept
+// in memory with its settings and the decision its status was rendered
+// from: while the stored bytes are unchanged, a call decodes nothing,
+// resolves nothing and renders nothing.
 type localRegistry struct {
-	st       *store.Store
+	st       store.Store
 	clock    clock.PassiveClock
 	defaults lifecycle.Defaults
 	activity func(types.NamespacedName) time.Time
 
 	mu      sync.Mutex
-	loaded  bool
+	init    bool
 	records map[string]*localEntry // by localKey
-	names   *nameIndex
 }
 
-// localEntry is one record in memory: the settings its labels and spec
-// resolve to, and the decision its status was last rendered from, so a
-// call whose decision is unchanged skips rendering and comparing status.
+// localEntry is one record in memory: the stored bytes it was decoded
+// from (or last written as), the settings its labels and spec resolve to,
+// and the decision its status was last rendered from, so a call whose
+// decision is unchanged skips rendering and comparing status.
 type localEntry struct {
+	raw     []byte
 	rec     *localRecord
 	set     lifecycle.Settings
 	applied renderedDecision
@@ -108,38 +112,33 @@ func localKey(namespace, name string) (string, error) {
 	return k, nil
 }
 
-// ensure creates the registry's own store session on first use and reads
-// every record into memory.
+// ensure creates the registry's own store session on first use.
 func (r *localRegistry) ensure(ctx context.Context) error {
-	if r.loaded {
+	if r.init {
 		return nil
 	}
 	_, err := r.st.Create(ctx, store.SessionRef{UID: localRegistryUID, Name: localRegistryUID})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("open local registry: %w", err)
 	}
-	entries, err := r.st.ListContext(ctx, localRegistryUID, "")
-	if err != nil {
-		return fmt.Errorf("read local registry: %w", err)
-	}
-	r.records, r.names = make(map[string]*localEntry, len(entries)), newNameIndex()
-	for _, e := range entries {
-		rec := &localRecord{}
-		if err := json.Unmarshal(e.Value, rec); err != nil {
-			return fmt.Errorf("decode local session %s: %w", e.Key, err)
-		}
-		r.keep(e.Key, rec)
-	}
-	r.loaded = true
+	r.records = map[string]*localEntry{}
+	r.init = true
 	return nil
 }
 
-// keep puts a record in memory under key k.
-func (r *localRegistry) keep(k string, rec *localRecord) *localEntry {
-	e := &localEntry{rec: rec, set: lifecycle.SettingsFor(rec.Labels, rec.Spec, nil, r.defaults)}
+// entry turns a stored record into its entry, the one in memory while the
+// bytes are the same.
+func (r *localRegistry) entry(k string, raw []byte) (*localEntry, error) {
+	if e := r.records[k]; e != nil && bytes.Equal(e.raw, raw) {
+		return e, nil
+	}
+	rec := &localRecord{}
+	if err := json.Unmarshal(raw, rec); err != nil {
+		return nil, fmt.Errorf("decode local session %s: %w", k, err)
+	}
+	e := &localEntry{raw: raw, rec: rec, set: lifecycle.SettingsFor(rec.Labels, rec.Spec, nil, r.defaults)}
 	r.records[k] = e
-	r.names.add(rec.Namespace, rec.Name)
-	return e
+	return e, nil
 }
 
 func (r *localRegistry) load(ctx context.Context, namespace, name string) (*localEntry, error) {
@@ -150,15 +149,19 @@ func (r *localRegistry) load(ctx context.Context, namespace, name string) (*loca
 	if err != nil {
 		return nil, err
 	}
-	e := r.records[k]
-	if e == nil {
+	stored, err := r.st.GetContext(ctx, localRegistryUID, k)
+	if errors.Is(err, store.ErrNotFound) {
+		delete(r.records, k)
 		return nil, &NotFoundError{Namespace: namespace, Name: name}
 	}
-	return e, nil
+	if err != nil {
+		return nil, err
+	}
+	return r.entry(k, stored.Value)
 }
 
-// save writes a record. If the write fails, what is in memory may be
-// ahead of the store: it is dropped and read again on the next call.
+// save writes a record and keeps its entry. If the write fails, what is in
+// memory may be ahead of the store: it is dropped and read again.
 func (r *localRegistry) save(ctx context.Context, rec *localRecord) error {
 	k, err := localKey(rec.Namespace, rec.Name)
 	if err != nil {
@@ -169,14 +172,16 @@ func (r *localRegistry) save(ctx context.Context, rec *localRecord) error {
 		_, err = r.st.SetContext(ctx, localRegistryUID, k, raw, store.Limits{})
 	}
 	if err != nil {
-		r.loaded = false
+		delete(r.records, k)
 		return fmt.Errorf("save local session %s: %w", k, err)
+	}
+	if e := r.records[k]; e != nil && e.rec == rec {
+		e.raw = raw
 	}
 	return nil
 }
 
 func (r *localRegistry) remove(ctx context.Context, rec *localRecord) error {
-	r.loaded = false // read again should anything below fail
 	if err := r.st.Erase(ctx, rec.UID); err != nil {
 		return err
 	}
@@ -184,12 +189,10 @@ func (r *localRegistry) remove(ctx context.Context, rec *localRecord) error {
 	if err != nil {
 		return err
 	}
+	delete(r.records, k)
 	if err := r.st.DeleteContext(ctx, localRegistryUID, k); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("remove local session %s: %w", k, err)
 	}
-	delete(r.records, k)
-	r.names.remove(rec.Namespace, rec.Name)
-	r.loaded = true
 	return nil
 }
 
@@ -252,10 +255,18 @@ func (r *localRegistry) Create(ctx context.Context, spec CreateSpec) (Session, e
 		Created: r.clock.Now().Truncate(time.Second),
 		Spec:    spec.spec(),
 	}
-	if err := r.save(ctx, rec); err != nil {
+	raw, err := json.Marshal(rec)
+	if err != nil {
 		return Session{}, err
 	}
-	return r.reconcile(ctx, r.keep(k, rec))
+	e, err := r.entry(k, raw)
+	if err != nil {
+		return Session{}, err
+	}
+	if err := r.save(ctx, e.rec); err != nil {
+		return Session{}, err
+	}
+	return r.reconcile(ctx, e)
 }
 
 func (r *localRegistry) Get(ctx context.Context, namespace, name string) (Session, error) {
@@ -273,15 +284,27 @@ func (r *localRegistry) List(ctx context.Context, namespace string) ([]Session, 
 	return out, err
 }
 
-// Page reads one page of the namespace's sessions in name order.
+// Page reads one page of the namespace's sessions in name order, from the
+// registry's keys as stored now.
 func (r *localRegistry) Page(ctx context.Context, req PageRequest) ([]Session, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.ensure(ctx); err != nil {
 		return nil, false, err
 	}
-	return page(r.names, req, func(name string) (Session, bool, error) {
+	keys, err := r.st.ContextKeys(ctx, localRegistryUID, req.Namespace+"/")
+	if err != nil {
+		return nil, false, err
+	}
+	names := newNameIndex()
+	for _, k := range keys {
+		names.add(req.Namespace, strings.TrimPrefix(k, req.Namespace+"/"))
+	}
+	return page(names, req, func(name string) (Session, bool, error) {
 		e, err := r.load(ctx, req.Namespace, name)
+		if errors.Is(err, ErrNotFound) {
+			return Session{}, false, nil // deleted meanwhile
+		}
 		if err != nil {
 			return Session{}, false, err
 		}
@@ -291,6 +314,27 @@ func (r *localRegistry) Page(ctx context.Context, req PageRequest) ([]Session, b
 		}
 		return s, err == nil, err
 	})
+}
+
+// Namespaces returns the namespaces holding sessions, sorted.
+func (r *localRegistry) Namespaces(ctx context.Context) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(ctx); err != nil {
+		return nil, err
+	}
+	keys, err := r.st.ContextKeys(ctx, localRegistryUID, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, k := range keys {
+		if ns, _, ok := strings.Cut(k, "/"); ok && !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func (r *localRegistry) mutateSpec(ctx context.Context, namespace, name string, fn func(*v1alpha1.McpSessionSpec)) (Session, error) {
@@ -333,11 +377,24 @@ func (r *localRegistry) WriteStatus(ctx context.Context, namespace, name, uid st
 	if err != nil {
 		return err
 	}
-	rec.Status.Counts = u.Counts
-	if !u.LastActivity.IsZero() {
-		rec.Status.LastActivityTime = &metav1.Time{Time: u.LastActivity.Truncate(time.Second)}
+	before := rec.Status.DeepCopy()
+	advanceActivity(&rec.Status, u.LastActivity)
+	if rec.Status.Counts, err = u.Counts(ctx); err != nil {
+		r.forget(namespace, name) // changed here, not in the store
+
+		return err
+	}
+	if equality.Semantic.DeepEqual(before, &rec.Status) {
+		return nil
 	}
 	return r.save(ctx, rec)
+}
+
+// forget drops a session's entry, so the next call decodes it again.
+func (r *localRegistry) forget(namespace, name string) {
+	if k, err := localKey(namespace, name); err == nil {
+		delete(r.records, k)
+	}
 }
 
 // loadUID loads a session that must still be the one with uid: a new

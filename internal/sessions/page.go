@@ -1,6 +1,8 @@
 package sessions
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/google/btree"
@@ -63,6 +65,13 @@ func (x *nameIndex) after(namespace, after string, n int) []string {
 		return len(out) < n
 	})
 	return out
+}
+
+// namespaces returns the namespaces that hold sessions, sorted.
+func (x *nameIndex) namespaces() []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return slices.Sorted(maps.Keys(x.byNS))
 }
 
 // PageRequest asks for one page of a namespace's sessions in name order.

@@ -38,7 +38,7 @@ type Options struct {
 	// page lists and orders the whole namespace.
 	Informers cache.Informers
 	// Store holds the sessions' data. Required.
-	Store *store.Store
+	Store store.Store
 	// Authorizer checks callers that are not Unrestricted; nil refuses
 	// them (ErrNoAuthorizer).
 	Authorizer Authorizer

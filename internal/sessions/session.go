@@ -73,9 +73,15 @@ func (c CreateSpec) spec() v1alpha1.McpSessionSpec {
 
 // statusUpdate is what the status sync writes back to a session.
 type statusUpdate struct {
-	// LastActivity, when not zero, is the latest recorded activity.
+	// LastActivity, when not zero, is the latest activity this replica
+	// recorded. It is written only when it is later than the status's
+	// (several replicas record activity on one session).
 	LastActivity time.Time
-	Counts       v1alpha1.SessionCounts
+	// Counts reads the session's counts from the store. The registry calls
+	// it after reading the object it will patch, so a write that wins the
+	// object's resourceVersion carries counts at least as fresh as any
+	// write before it.
+	Counts func(context.Context) (v1alpha1.SessionCounts, error)
 }
 
 // registry keeps session metadata and lifecycle. Errors are the typed
@@ -93,6 +99,8 @@ type registry interface {
 	// Page returns one page of a namespace's sessions, sorted by name,
 	// and whether more follow.
 	Page(ctx context.Context, req PageRequest) ([]Session, bool, error)
+	// Namespaces returns the namespaces holding sessions, sorted.
+	Namespaces(ctx context.Context) ([]string, error)
 	// SetSuspend sets the desired suspend state (spec.suspend).
 	SetSuspend(ctx context.Context, namespace, name string, suspend bool) (Session, error)
 	// Terminate sets spec.terminate (irreversible).
@@ -100,7 +108,9 @@ type registry interface {
 	// Delete deletes the session with this uid; its data is erased by the
 	// controller's finalizer (Kubernetes) or at once (local).
 	Delete(ctx context.Context, namespace, name, uid string) error
-	// WriteStatus records counts and activity (the status sync's writer).
+	// WriteStatus records counts and activity (the status sync's writer),
+	// never moving lastActivityTime backwards and never writing when
+	// nothing changed.
 	WriteStatus(ctx context.Context, namespace, name, uid string, u statusUpdate) error
 	// WaitActive waits up to timeout for the lifecycle to report the
 	// session Active, and returns it as last seen.

@@ -20,9 +20,14 @@ import (
 // asked to on a lifecycle change, so a busy session costs etcd one small
 // status patch every few seconds rather than one per call (the lesson of
 // node heartbeats, which moved off Node status to spare etcd).
+//
+// With several replicas each one syncs the sessions it served: the counts
+// come from the shared store, so any replica's write is right, and the
+// registry keeps lastActivityTime from moving backwards when a replica
+// that saw older activity writes after one that saw newer.
 type statusSyncer struct {
 	reg      registry
-	st       *store.Store
+	st       store.Store
 	clock    clock.WithTicker
 	interval time.Duration
 	log      logr.Logger
@@ -47,7 +52,7 @@ type syncEntry struct {
 // older lastActivityTime than was recorded.
 const forgetAfter = time.Minute
 
-func newStatusSyncer(reg registry, st *store.Store, clk clock.WithTicker, interval time.Duration, log logr.Logger) *statusSyncer {
+func newStatusSyncer(reg registry, st store.Store, clk clock.WithTicker, interval time.Duration, log logr.Logger) *statusSyncer {
 	return &statusSyncer{reg: reg, st: st, clock: clk, interval: interval, log: log, entries: map[types.NamespacedName]*syncEntry{}}
 }
 
@@ -145,15 +150,17 @@ func (y *statusSyncer) write(ctx context.Context, key types.NamespacedName) erro
 }
 
 func (y *statusSyncer) writeStatus(ctx context.Context, key types.NamespacedName, uid string, act time.Time) error {
-	st, err := y.st.Stats(ctx, uid)
-	if err != nil {
-		return err
-	}
 	return y.reg.WriteStatus(ctx, key.Namespace, key.Name, uid, statusUpdate{
 		LastActivity: act,
-		Counts: v1alpha1.SessionCounts{
-			ContextItems: st.ContextItems, Messages: st.Messages,
-			Discoveries: st.Discoveries, StoredBytes: st.StoredBytes,
+		Counts: func(ctx context.Context) (v1alpha1.SessionCounts, error) {
+			st, err := y.st.Stats(ctx, uid)
+			if err != nil {
+				return v1alpha1.SessionCounts{}, err
+			}
+			return v1alpha1.SessionCounts{
+				ContextItems: st.ContextItems, Messages: st.Messages,
+				Discoveries: st.Discoveries, StoredBytes: st.StoredBytes,
+			}, nil
 		},
 	})
 }

@@ -9,15 +9,17 @@ import (
 	"github.com/go-logr/logr"
 	testingclock "k8s.io/utils/clock/testing"
 
+	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 )
 
 // openStore opens a store of the test's own on a fake clock.
-func openStore(t *testing.T) (*testingclock.FakeClock, *store.Store) {
+func openStore(t *testing.T) (*testingclock.FakeClock, store.Store) {
 	t.Helper()
 	clk := testingclock.NewFakeClock(time.Date(2025, 9, 2, 10, 0, 0, 0, time.UTC))
-	st, err := store.Open(t.TempDir(), store.Options{Clock: clk})
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,13 +33,23 @@ func openStore(t *testing.T) (*testingclock.FakeClock, *store.Store) {
 type recordingRegistry struct {
 	registry
 	mu     sync.Mutex
-	writes []statusUpdate
+	writes []written
 }
 
-func (r *recordingRegistry) WriteStatus(_ context.Context, _, _, _ string, u statusUpdate) error {
+// written is one status write: the activity and the counts it carried.
+type written struct {
+	LastActivity time.Time
+	Counts       v1alpha1.SessionCounts
+}
+
+func (r *recordingRegistry) WriteStatus(ctx context.Context, _, _, _ string, u statusUpdate) error {
+	c, err := u.Counts(ctx)
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.writes = append(r.writes, u)
+	r.writes = append(r.writes, written{u.LastActivity, c})
 	return nil
 }
 
@@ -47,7 +59,7 @@ func (r *recordingRegistry) count() int {
 	return len(r.writes)
 }
 
-func (r *recordingRegistry) last() statusUpdate {
+func (r *recordingRegistry) last() written {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.writes[len(r.writes)-1]

@@ -1,7 +1,6 @@
 package sessions
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -129,18 +128,33 @@ func TestObserveResolvesPolicies(t *testing.T) {
 	}
 }
 
-func TestStatusPatchOnlyCarriesOwnedFields(t *testing.T) {
+// Activity is written at the second precision status keeps, and only
+// when it is later than what status holds.
+func TestAdvanceActivity(t *testing.T) {
 	at := time.Date(2025, 9, 2, 18, 30, 0, 0, time.UTC)
-	b, err := statusPatch(statusUpdate{LastActivity: at, Counts: v1alpha1.SessionCounts{ContextItems: 1, Messages: 2, Discoveries: 3, StoredBytes: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"status":{"counts":{"contextItems":1,"messages":2,"discoveries":3,"storedBytes":4},"lastActivityTime":"2025-09-02T18:30:00Z"}}`
-	if string(b) != want {
-		t.Errorf("patch = %s\nwant    %s", b, want)
-	}
-	b, _ = statusPatch(statusUpdate{})
-	if strings.Contains(string(b), "lastActivityTime") || strings.Contains(string(b), "resourceVersion") {
-		t.Errorf("patch without activity = %s", b)
+	for _, tc := range []struct {
+		name     string
+		cur, act time.Time
+		want     time.Time
+	}{
+		{"none yet", time.Time{}, at.Add(700 * time.Millisecond), at},
+		{"later", at, at.Add(2 * time.Second), at.Add(2 * time.Second)},
+		{"earlier: kept", at, at.Add(-time.Minute), at},
+		{"same second: kept", at, at.Add(900 * time.Millisecond), at},
+		{"no activity", at, time.Time{}, at},
+		{"no activity and none yet", time.Time{}, time.Time{}, time.Time{}},
+	} {
+		var st v1alpha1.McpSessionStatus
+		if !tc.cur.IsZero() {
+			st.LastActivityTime = &metav1.Time{Time: tc.cur}
+		}
+		advanceActivity(&st, tc.act)
+		var got time.Time
+		if st.LastActivityTime != nil {
+			got = st.LastActivityTime.Time
+		}
+		if !got.Equal(tc.want) {
+			t.Errorf("%s: lastActivityTime %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

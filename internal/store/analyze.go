@@ -1,6 +1,9 @@
 package store
 
 import (
+	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -23,14 +26,28 @@ import (
 //     go through the same steps, so words of other languages still match
 //     themselves exactly, and their plural -s is often folded too.
 //
-// Nothing of this is stored: the store ranks at query time (see Search),
-// so there is no index to rebuild when the analysis changes, and data
-// written before it searches with the current analysis at once.
+// Both backends use this analysis, so a query matches the same records in
+// either. The Pebble store ranks at query time, so a change to the analysis
+// applies at once to data written before it; the PostgreSQL store keeps the
+// terms of every record in a tsvector, which a change to the analysis would
+// have to rebuild (a migration).
 
 // maxStemCache bounds the per-query memo of stems. Natural text repeats its
 // words, so most tokens of a search hit the memo; the bound keeps a search
 // over unusual text (hashes, ids) from holding every token it saw.
 const maxStemCache = 1 << 16
+
+// sharedStems memoises terms across analyzers, for the many short texts
+// analysed one by one (every write's record on PostgreSQL): stemming is
+// most of the cost of analysing a text, and a language's common words are
+// few. It stops growing at maxSharedStems words, so a stream of unusual
+// words (hashes, ids) cannot grow it without bound.
+var (
+	sharedStems    sync.Map // word -> term
+	sharedStemsLen atomic.Int64
+)
+
+const maxSharedStems = 1 << 17
 
 // analyzer turns text into search terms. It is not safe for concurrent use:
 // each search has its own.
@@ -78,6 +95,9 @@ func (a *analyzer) term(word string) string {
 	if t, ok := a.stems[word]; ok {
 		return t
 	}
+	if t, ok := sharedStems.Load(word); ok {
+		return t.(string)
+	}
 	a.word = a.word[:0]
 	ascii := true
 	for i := 0; i < len(word); i++ {
@@ -101,11 +121,22 @@ func (a *analyzer) term(word string) string {
 		folded = a.fold.String(norm.NFKC.String(word))
 	}
 	t := english.Stem(folded, true)
+	// Copies: word is a slice of a text the caches must not keep alive.
+	word = strings.Clone(word)
 	if len(a.stems) < maxStemCache {
 		a.stems[word] = t
 	}
+	if sharedStemsLen.Load() < maxSharedStems {
+		if _, loaded := sharedStems.LoadOrStore(word, t); !loaded {
+			sharedStemsLen.Add(1)
+		}
+	}
 	return t
 }
+
+// Analyze returns the terms of text in order: what a record or a query is
+// made of for search.
+func Analyze(text string) []string { return newAnalyzer().terms(text) }
 
 // terms returns the terms of text in order.
 func (a *analyzer) terms(text string) []string {

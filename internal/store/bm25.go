@@ -9,15 +9,15 @@ import (
 
 // BM25 parameters: the usual defaults (Robertson; Lucene uses the same).
 const (
-	bm25K1 = 1.2
-	bm25B  = 0.75
+	BM25K1 = 1.2
+	BM25B  = 0.75
 )
 
-// corpus accumulates the statistics BM25 needs for one query over a set of
+// Corpus accumulates the statistics BM25 needs for one query over a set of
 // documents: document count, total length, and document frequency of each
 // query term. Only query terms are counted, so memory does not grow with the
 // vocabulary of the sessions searched.
-type corpus struct {
+type Corpus struct {
 	an       *analyzer
 	terms    []string
 	index    map[string]int
@@ -27,10 +27,10 @@ type corpus struct {
 	scratch  []int32
 }
 
-// newCorpus prepares counting for the distinct terms of query (see
+// NewCorpus prepares counting for the distinct terms of query (see
 // analyzer for what a term is).
-func newCorpus(query string) *corpus {
-	c := &corpus{an: newAnalyzer(), index: map[string]int{}}
+func NewCorpus(query string) *Corpus {
+	c := &Corpus{an: newAnalyzer(), index: map[string]int{}}
 	for _, t := range c.an.terms(query) {
 		if _, ok := c.index[t]; !ok {
 			c.index[t] = len(c.terms)
@@ -42,10 +42,13 @@ func newCorpus(query string) *corpus {
 	return c
 }
 
-// add counts one document. It returns the frequencies of the query terms
+// Terms are the query's distinct terms, in the order they first occur.
+func (c *Corpus) Terms() []string { return c.terms }
+
+// Add counts one document. It returns the frequencies of the query terms
 // and the document's length in tokens; tf is nil when no term occurs, so
 // non-matching documents cost nothing to keep.
-func (c *corpus) add(text string) (tf []int32, length int) {
+func (c *Corpus) Add(text string) (tf []int32, length int) {
 	clear(c.scratch)
 	matched := false
 	c.an.forEachTerm(text, func(term string, _ int) bool {
@@ -72,14 +75,14 @@ func (c *corpus) add(text string) (tf []int32, length int) {
 
 // idf is the BM25 inverse document frequency in the non-negative form
 // Lucene uses, so a term present in most documents still adds a little.
-func (c *corpus) idf(i int) float64 {
+func (c *Corpus) idf(i int) float64 {
 	n, df := float64(c.docs), float64(c.df[i])
 	return math.Log(1 + (n-df+0.5)/(df+0.5))
 }
 
-// score is the BM25 score of a document added earlier; call it after all
+// Score is the BM25 score of a document added earlier; call it after all
 // documents have been added, because it depends on corpus-wide statistics.
-func (c *corpus) score(tf []int32, length int) float64 {
+func (c *Corpus) Score(tf []int32, length int) float64 {
 	if c.docs == 0 {
 		return 0
 	}
@@ -87,26 +90,26 @@ func (c *corpus) score(tf []int32, length int) float64 {
 	if avg == 0 {
 		avg = 1
 	}
-	norm := bm25K1 * (1 - bm25B + bm25B*float64(length)/avg)
+	norm := BM25K1 * (1 - BM25B + BM25B*float64(length)/avg)
 	var s float64
 	for i, n := range tf {
 		if n == 0 {
 			continue
 		}
 		f := float64(n)
-		s += c.idf(i) * f * (bm25K1 + 1) / (f + norm)
+		s += c.idf(i) * f * (BM25K1 + 1) / (f + norm)
 	}
 	return s
 }
 
-// snippetRunes is the approximate snippet length in characters.
-const snippetRunes = 160
+// SnippetRunes is the approximate snippet length in characters.
+const SnippetRunes = 160
 
-// snippet returns about snippetRunes characters of text around the first
+// Snippet returns about SnippetRunes characters of text around the first
 // word whose term is a query term, whitespace collapsed, with "…" where text was
 // cut. The match sits about a third of the way in, so the reader sees some
 // lead-in.
-func (c *corpus) snippet(text string) string {
+func (c *Corpus) Snippet(text string) string {
 	match := 0
 	c.an.forEachTerm(text, func(term string, start int) bool {
 		if _, ok := c.index[term]; ok {
@@ -116,7 +119,7 @@ func (c *corpus) snippet(text string) string {
 		return true
 	})
 	start := match
-	for n := 0; n < snippetRunes/3 && start > 0; n++ {
+	for n := 0; n < SnippetRunes/3 && start > 0; n++ {
 		_, size := utf8.DecodeLastRuneInString(text[:start])
 		start -= size
 	}
@@ -127,7 +130,7 @@ func (c *corpus) snippet(text string) string {
 		}
 	}
 	end := start
-	for n := 0; n < snippetRunes && end < len(text); n++ {
+	for n := 0; n < SnippetRunes && end < len(text); n++ {
 		_, size := utf8.DecodeRuneInString(text[end:])
 		end += size
 	}

@@ -41,17 +41,17 @@ func TestAnalyzerTerms(t *testing.T) {
 
 // rank scores docs for query and returns their indexes best first.
 func rank(query string, docs []string) ([]int, []float64) {
-	c := newCorpus(query)
+	c := NewCorpus(query)
 	tfs := make([][]int32, len(docs))
 	lens := make([]int, len(docs))
 	for i, d := range docs {
-		tfs[i], lens[i] = c.add(d)
+		tfs[i], lens[i] = c.Add(d)
 	}
 	scores := make([]float64, len(docs))
 	var idx []int
 	for i := range docs {
 		if tfs[i] != nil {
-			scores[i] = c.score(tfs[i], lens[i])
+			scores[i] = c.Score(tfs[i], lens[i])
 			idx = append(idx, i)
 		}
 	}
@@ -115,39 +115,39 @@ func TestBM25RankingOrder(t *testing.T) {
 
 func TestBM25Score(t *testing.T) {
 	// Two documents, one term in one of them: N=2, df=1, avgdl=2, dl=2, tf=1.
-	c := newCorpus("leak")
-	tf, n := c.add("memory leak")
-	c.add("other words")
+	c := NewCorpus("leak")
+	tf, n := c.Add("memory leak")
+	c.Add("other words")
 	idf := math.Log(1 + (2-1+0.5)/(1+0.5))
-	want := idf * 1 * (bm25K1 + 1) / (1 + bm25K1*(1-bm25B+bm25B*2.0/2.0))
-	if got := c.score(tf, n); math.Abs(got-want) > 1e-12 {
+	want := idf * 1 * (BM25K1 + 1) / (1 + BM25K1*(1-BM25B+BM25B*2.0/2.0))
+	if got := c.Score(tf, n); math.Abs(got-want) > 1e-12 {
 		t.Fatalf("score = %v, want %v", got, want)
 	}
-	if tf, _ := c.add("nothing relevant"); tf != nil {
+	if tf, _ := c.Add("nothing relevant"); tf != nil {
 		t.Fatalf("non-matching document returned tf %v", tf)
 	}
 }
 
 func TestSnippet(t *testing.T) {
 	long := strings.Repeat("filler words before the match ", 20) + "the EVICTION policy is missing " + strings.Repeat("and more trailing words ", 20)
-	c := newCorpus("eviction")
-	s := c.snippet(long)
+	c := NewCorpus("eviction")
+	s := c.Snippet(long)
 	if !strings.Contains(s, "EVICTION policy") {
 		t.Fatalf("snippet %q lacks the match", s)
 	}
 	if !strings.HasPrefix(s, "…") || !strings.HasSuffix(s, "…") {
 		t.Fatalf("snippet %q not marked as cut on both sides", s)
 	}
-	if n := utf8.RuneCountInString(s); n > snippetRunes+2 || n < snippetRunes/2 {
+	if n := utf8.RuneCountInString(s); n > SnippetRunes+2 || n < SnippetRunes/2 {
 		t.Fatalf("snippet has %d runes: %q", n, s)
 	}
 	short := "Cache has\n\tno   eviction"
-	if got := c.snippet(short); got != "Cache has no eviction" {
+	if got := c.Snippet(short); got != "Cache has no eviction" {
 		t.Fatalf("short snippet = %q", got)
 	}
 	// Multibyte text is cut on rune boundaries.
 	multi := strings.Repeat("ü", 300) + " eviction " + strings.Repeat("ß", 300)
-	if s := c.snippet(multi); !utf8.ValidString(s) || !strings.Contains(s, "eviction") {
+	if s := c.Snippet(multi); !utf8.ValidString(s) || !strings.Contains(s, "eviction") {
 		t.Fatalf("multibyte snippet invalid: %q", s)
 	}
 }

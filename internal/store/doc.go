@@ -1,31 +1,35 @@
-// Package store keeps McpSession data (context, conversation history,
-// discoveries) in an embedded Pebble database on the manager's volume.
+// Package store is the contract every session store keeps: the Store
+// interface the controllers, the MCP tools and the CLI use, the records it
+// holds (a session's header, context entries, messages, discoveries), the
+// rules every write obeys, and the typed errors it returns.
 //
-// Each session is a set of keys under "s/<uid>/" (see keys.go): a header
-// with counters, one key per context entry, one per message and one per
-// discovery. Nothing ever rewrites a session, so an append costs the same at
-// message 1 and message 1,000,000, and resuming a session reads only what it
-// shows (the header, the last messages, the context keys).
+// Two backends implement it:
 //
-// Durability and atomicity: every acknowledged write is one Pebble batch,
-// containing the record and the updated header, committed with pebble.Sync
-// and acknowledged only after its WAL fsync. Writers of one session are
-// serialised up to applying their batch, so counters and sequence numbers
-// cannot race, but wait for the fsync outside that lock: all writers, of one
-// session or many, share fsyncs through Pebble's group commit.
+//   - internal/store/pebblestore, an embedded Pebble database on the
+//     manager's volume (the default: one process, nothing to run beside it);
+//   - internal/store/pgstore, PostgreSQL, which several manager replicas
+//     share.
 //
-// The store is the one layer that enforces a session's limits: every write
-// (SetContext, AppendMessage, AppendDiscovery, Import) is checked against
-// the Limits passed with it (resolved by lifecycle.Resolve for the session)
-// and a write past one fails with a *LimitError before anything is written.
-// Bad input fails with an *InvalidError (errors.Is(err, ErrInvalid)); the
-// same rules hold for a record whether it is written alone or imported.
+// internal/store/backend opens one from a --store value, and
+// internal/store/storetest is the contract suite both pass.
 //
-// Search is BM25 computed at query time over the sessions asked for, with
-// words matched through their stems (see analyzer); see Search for why
-// there is no inverted index.
+// What is shared lives here, so both backends behave alike by
+// construction: validation (validate.go), the limits and their one check on
+// every write (limits.go), how each write changes a session's header and
+// encodes its record (records.go), import planning (importplan.go), the
+// export document (export.go), and search's analysis, BM25 scoring and
+// snippets (analyze.go, bm25.go, search.go). A backend only stores and
+// reads.
+//
+// Durability: a backend acknowledges a write only once it is durable (an
+// fsynced WAL, a synchronous commit). Limits: every write (SetContext,
+// AppendMessage, AppendDiscovery, Import) is checked against the Limits
+// passed with it (resolved by lifecycle.SettingsFor for the session) and a
+// write past one fails with a *LimitError before anything is written. Bad
+// input fails with an *InvalidError (errors.Is(err, ErrInvalid)); the same
+// rules hold for a record whether it is written alone or imported.
 //
 // Export and Import speak the JSON document format of the tutorial the
-// project grew from (internal/document), so sessions can be migrated in
-// from and out to file-based tools.
+// project grew from (internal/document); the same session exports to the
+// same bytes from either backend.
 package store

@@ -103,3 +103,9 @@ func atPath(path string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }
+
+// ErrUnavailable reports that the store could not be reached (a database
+// connection lost or refused). The backend reconnects by itself; the
+// operation may be retried. A write that fails this way after it was sent
+// may or may not have been applied, but it was not acknowledged.
+var ErrUnavailable = errors.New("session store unavailable")

@@ -2,14 +2,10 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // Kind says what a search hit is.
@@ -21,6 +17,10 @@ const (
 	KindMessage   Kind = "message"
 	KindDiscovery Kind = "discovery"
 )
+
+// Kinds are the searchable kinds in the order of their names, which is the
+// order hits of equal score are returned in.
+var Kinds = []Kind{KindContext, KindDiscovery, KindMessage}
 
 // DefaultSearchLimit is the number of hits when the caller passes limit <= 0.
 const DefaultSearchLimit = 20
@@ -36,124 +36,9 @@ type Hit struct {
 	Snippet string  `json:"snippet"`
 }
 
-// candidate is a matching document remembered during the scan; its text is
-// re-read for the snippet only if it makes the top hits.
-type candidate struct {
-	Hit
-	dbKey  []byte
-	tf     []int32
-	length int
-}
-
-// SearchOptions narrow a search.
-type SearchOptions struct {
-	// Limit is the most hits returned; DefaultSearchLimit when <= 0.
-	Limit int
-	// Kinds, when not empty, searches only records of these kinds: the
-	// others are not read, and the statistics BM25 ranks by are those of
-	// the records searched.
-	Kinds []Kind
-}
-
-// Search ranks the context entries (key and the text of the JSON value),
-// discoveries (title and description) and messages (content) of the given
-// sessions against query with BM25, and returns the best hits. Words match
-// their inflected forms (see analyzer).
-//
-// The statistics are computed at query time by scanning the sessions' keys
-// rather than kept in an inverted index. Sessions are small enough (a long
-// one is ~100k messages, ~100 MB) that a scan is fast, and an index would
-// add write amplification to every append, a second structure to keep
-// consistent through Erase and Import, and term statistics that would have to
-// be per session anyway because a caller may only search its own sessions.
-// The corpus for IDF and average length is exactly the documents of the
-// sessions searched, so results do not depend on other tenants' data.
-//
-// uids must name at least one session, so a caller can never search every
-// tenant by passing nothing; unknown uids contribute no documents (a session
-// may be erased between listing and searching).
-func (s *Store) Search(ctx context.Context, query string, uids []string, opts SearchOptions) ([]Hit, error) {
-	hits, err := s.search(ctx, query, uids, opts)
-	if err != nil {
-		return nil, fmt.Errorf("search %q: %w", query, err)
-	}
-	return hits, nil
-}
-
-func (s *Store) search(ctx context.Context, query string, uids []string, opts SearchOptions) ([]Hit, error) {
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = DefaultSearchLimit
-	}
-	for _, k := range opts.Kinds {
-		if k != KindContext && k != KindMessage && k != KindDiscovery {
-			return nil, invalidf("unknown kind %q: search context, message or discovery records", k)
-		}
-	}
-	c := newCorpus(query)
-	if len(c.terms) == 0 {
-		return nil, invalidf("query has no words")
-	}
-	if len(uids) == 0 {
-		return nil, invalidf("no sessions to search")
-	}
-	seen := map[string]bool{}
-	for _, uid := range uids {
-		if err := validUID(uid); err != nil {
-			return nil, err
-		}
-		seen[uid] = true
-	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-
-	var cands []candidate
-	ordered := make([]string, 0, len(seen))
-	for uid := range seen {
-		ordered = append(ordered, uid)
-	}
-	sort.Strings(ordered)
-	for _, uid := range ordered {
-		if err := scanSession(ctx, snap, uid, opts.Kinds, func(h Hit, k []byte, text string) {
-			tf, n := c.add(text)
-			if tf != nil {
-				cands = append(cands, candidate{Hit: h, dbKey: append([]byte(nil), k...), tf: tf, length: n})
-			}
-		}); err != nil {
-			return nil, err
-		}
-	}
-	for i := range cands {
-		cands[i].Score = c.score(cands[i].tf, cands[i].length)
-	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].before(&cands[j]) })
-	if len(cands) > limit {
-		cands = cands[:limit]
-	}
-	hits := make([]Hit, 0, len(cands))
-	for _, cd := range cands {
-		raw, found, err := getRaw(snap, cd.dbKey)
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			if text, ok := docText(cd.Kind, cd.Key, raw); ok {
-				cd.Snippet = c.snippet(text)
-			}
-		}
-		hits = append(hits, cd.Hit)
-	}
-	return hits, nil
-}
-
-// before orders by score, then deterministically by identity so equal
+// Before orders hits by score, then deterministically by identity so equal
 // scores do not shuffle between calls.
-func (a *candidate) before(b *candidate) bool {
+func (a *Hit) Before(b *Hit) bool {
 	if a.Score != b.Score {
 		return a.Score > b.Score
 	}
@@ -169,57 +54,71 @@ func (a *candidate) before(b *candidate) bool {
 	return a.Seq < b.Seq
 }
 
-// scanSession calls fn with every searchable record of a session of the
-// given kinds (all when none) and its text. Each kind is its own key range,
-// so a search of one kind reads only that range.
-func scanSession(ctx context.Context, r pebble.Reader, uid string, kinds []Kind, fn func(h Hit, k []byte, text string)) error {
-	prefixes := map[Kind][]byte{KindContext: ctxPrefix(uid), KindDiscovery: discPrefix(uid), KindMessage: msgPrefix(uid)}
-	ranges := [][]byte{sessionPrefix(uid)}
-	if len(kinds) > 0 {
-		ranges = ranges[:0]
-		for _, k := range []Kind{KindContext, KindDiscovery, KindMessage} { // key order
-			if slices.Contains(kinds, k) {
-				ranges = append(ranges, prefixes[k])
-			}
-		}
-	}
-	record := func(k, v []byte) error {
-		h := Hit{UID: uid}
-		switch {
-		case bytes.HasPrefix(k, prefixes[KindContext]):
-			h.Kind, h.Key = KindContext, string(k[len(prefixes[KindContext]):])
-		case bytes.HasPrefix(k, prefixes[KindMessage]):
-			seq, err := parseSeq(k, prefixes[KindMessage])
-			if err != nil {
-				return err
-			}
-			h.Kind, h.Seq = KindMessage, seq
-		case bytes.HasPrefix(k, prefixes[KindDiscovery]):
-			seq, err := parseSeq(k, prefixes[KindDiscovery])
-			if err != nil {
-				return err
-			}
-			h.Kind, h.Seq = KindDiscovery, seq
-		default:
-			return nil // header, extra
-		}
-		text, ok := docText(h.Kind, h.Key, v)
-		if !ok {
-			return fmt.Errorf("decode %s record %q", h.Kind, k)
-		}
-		fn(h, k, text)
-		return nil
-	}
-	for _, p := range ranges {
-		if err := scan(ctx, r, p, prefixEnd(p), false, record); err != nil {
-			return err
-		}
-	}
-	return nil
+// SearchOptions narrow a search.
+type SearchOptions struct {
+	// Limit is the most hits returned; DefaultSearchLimit when <= 0.
+	Limit int
+	// Kinds, when not empty, searches only records of these kinds: the
+	// others are not read, and the statistics BM25 ranks by are those of
+	// the records searched.
+	Kinds []Kind
 }
 
-// docText is the searchable text of a stored record.
-func docText(kind Kind, key string, raw []byte) (string, bool) {
+// Query is a search checked and analysed, ready for a backend to run:
+// every backend ranks the same records the same way (BM25 over the
+// sessions and kinds searched; see Corpus) and returns the same hits.
+type Query struct {
+	// Corpus holds the query's terms and counts the documents a backend
+	// feeds it.
+	*Corpus
+	// UIDs are the sessions to search, each once, sorted.
+	UIDs []string
+	// Kinds are the kinds to search, in the order of Kinds.
+	Kinds []Kind
+	// Limit is the most hits to return.
+	Limit int
+}
+
+// PrepareSearch checks a search's arguments: a query with at least one
+// word, at least one session (so a caller can never search every tenant by
+// passing nothing), valid UIDs and known kinds.
+func PrepareSearch(query string, uids []string, opts SearchOptions) (*Query, error) {
+	q := &Query{Limit: opts.Limit}
+	if q.Limit <= 0 {
+		q.Limit = DefaultSearchLimit
+	}
+	for _, k := range opts.Kinds {
+		if !slices.Contains(Kinds, k) {
+			return nil, invalidf("unknown kind %q: search context, message or discovery records", k)
+		}
+	}
+	for _, k := range Kinds {
+		if len(opts.Kinds) == 0 || slices.Contains(opts.Kinds, k) {
+			q.Kinds = append(q.Kinds, k)
+		}
+	}
+	q.Corpus = NewCorpus(query)
+	if len(q.Terms()) == 0 {
+		return nil, invalidf("query has no words")
+	}
+	if len(uids) == 0 {
+		return nil, invalidf("no sessions to search")
+	}
+	for _, uid := range uids {
+		if err := ValidUID(uid); err != nil {
+			return nil, err
+		}
+	}
+	q.UIDs = slices.Clone(uids)
+	sort.Strings(q.UIDs)
+	q.UIDs = slices.Compact(q.UIDs)
+	return q, nil
+}
+
+// DocText is the searchable text of a stored record: a context entry's key
+// and the text of its JSON value, a message's content, a discovery's title
+// and description.
+func DocText(kind Kind, key string, raw []byte) (string, bool) {
 	switch kind {
 	case KindContext:
 		var r struct {
@@ -228,7 +127,7 @@ func docText(kind Kind, key string, raw []byte) (string, bool) {
 		if json.Unmarshal(raw, &r) != nil {
 			return "", false
 		}
-		return key + "\n" + flattenJSON(r.Value), true
+		return ContextText(key, r.Value), true
 	case KindMessage:
 		var m struct {
 			Content string `json:"content"`
@@ -248,6 +147,11 @@ func docText(kind Kind, key string, raw []byte) (string, bool) {
 		return d.Title + "\n" + d.Description, true
 	}
 	return "", false
+}
+
+// ContextText is the searchable text of a context entry.
+func ContextText(key string, value json.RawMessage) string {
+	return key + "\n" + flattenJSON(value)
 }
 
 // flattenJSON returns the member names, strings and numbers of a JSON value

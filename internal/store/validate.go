@@ -32,10 +32,10 @@ var validRoles = map[string]bool{"user": true, "assistant": true, "system": true
 // tutorial (discovery.get("relevance", 1.0)).
 const DefaultRelevance = 1.0
 
-// validUID accepts the characters of Kubernetes UIDs and similar opaque ids.
+// ValidUID accepts the characters of Kubernetes UIDs and similar opaque ids.
 // '/' in particular is refused: it would let one session's key prefix cover
 // another session.
-func validUID(uid string) error {
+func ValidUID(uid string) error {
 	if uid == "" {
 		return invalidf("session uid is empty")
 	}
@@ -51,10 +51,10 @@ func validUID(uid string) error {
 	return nil
 }
 
-// validKey checks a context key. Keys are stored verbatim in Pebble keys, so
+// ValidKey checks a context key. Keys are stored verbatim (in Pebble keys), so
 // NUL and invalid UTF-8 are refused to keep them printable and round-trippable
 // through JSON (which would silently replace invalid bytes).
-func validKey(key string) error {
+func ValidKey(key string) error {
 	switch {
 	case key == "":
 		return invalidf("context key is empty")
@@ -96,8 +96,10 @@ func normalizeRelevance(r float64) (float64, error) {
 	return r, nil
 }
 
-func validRef(ref SessionRef) error {
-	if err := validUID(ref.UID); err != nil {
+// ValidRef checks a session's identity: a valid UID, and namespace, name
+// and project of valid UTF-8 within their lengths.
+func ValidRef(ref SessionRef) error {
+	if err := ValidUID(ref.UID); err != nil {
 		return err
 	}
 	fields := []struct {
@@ -158,7 +160,7 @@ func pythonType(v json.RawMessage) string {
 	return "int"
 }
 
-// encodeJSON encodes records as documents are written (document.Marshal:
+// EncodeJSON encodes records as documents are written (document.Marshal:
 // no HTML escaping), so stored values read back byte for byte as written
 // and limits count the bytes the client sent.
-func encodeJSON(v any) ([]byte, error) { return document.Marshal(v) }
+func EncodeJSON(v any) ([]byte, error) { return document.Marshal(v) }

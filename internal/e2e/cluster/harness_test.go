@@ -42,6 +42,7 @@ type env struct {
 	upgradeImageTar     string
 	agentImage          string // hack/demo as an image
 	agentSample         string // config/samples/agent_serviceaccount.yaml
+	managerBinary       string // the manager for this machine, for manager connect
 }
 
 func getEnv(t *testing.T) env {
@@ -50,12 +51,14 @@ func getEnv(t *testing.T) env {
 		kubeconfig: os.Getenv("KUBECONFIG"), kubectl: os.Getenv("KUBECTL"),
 		installer: os.Getenv("INSTALLER"), image: os.Getenv("IMG"), imageTar: os.Getenv("IMAGE_TAR"),
 		upgradeImage: os.Getenv("UPGRADE_IMG"), upgradeImageTar: os.Getenv("UPGRADE_IMAGE_TAR"), agentImage: os.Getenv("AGENT_IMG"), agentSample: os.Getenv("AGENT_SAMPLE"),
+		managerBinary: os.Getenv("MANAGER_BINARY"),
 	}
 	if e.kubectl == "" {
 		e.kubectl = "kubectl"
 	}
 	for name, v := range map[string]string{"KUBECONFIG": e.kubeconfig, "INSTALLER": e.installer, "IMG": e.image, "IMAGE_TAR": e.imageTar,
-		"UPGRADE_IMG": e.upgradeImage, "UPGRADE_IMAGE_TAR": e.upgradeImageTar, "AGENT_IMG": e.agentImage, "AGENT_SAMPLE": e.agentSample} {
+		"UPGRADE_IMG": e.upgradeImage, "UPGRADE_IMAGE_TAR": e.upgradeImageTar, "AGENT_IMG": e.agentImage, "AGENT_SAMPLE": e.agentSample,
+		"MANAGER_BINARY": e.managerBinary} {
 		if v == "" {
 			t.Fatalf("%s is not set: run these tests with `make test-cluster`", name)
 		}

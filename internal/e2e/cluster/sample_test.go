@@ -57,14 +57,13 @@ func (h *harness) samplePod() (*corev1.Pod, string) {
 	return pod, others.String()
 }
 
-// configDigest is the digest of an image tarball's config: the image ID
-// the runtime reports for a container started from it.
-func configDigest(path string) (string, error) {
+// manifestDigest is the digest make image printed for an image tarball.
+func manifestDigest(path string) (string, error) {
 	img, err := tarball.ImageFromPath(path, nil)
 	if err != nil {
 		return "", err
 	}
-	h, err := img.ConfigName()
+	h, err := img.Digest()
 	if err != nil {
 		return "", err
 	}

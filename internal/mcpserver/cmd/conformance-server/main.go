@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/mcpserver"
-	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/store/pebblestore"
 )
 
 func main() {
@@ -38,7 +38,7 @@ func run(addr, dataDir string) error {
 	if err := mcpserver.ValidateAuth(mcpserver.AuthNone, addr); err != nil {
 		return err
 	}
-	st, err := store.Open(dataDir, store.Options{})
+	st, err := pebblestore.Open(dataDir, pebblestore.Options{})
 	if err != nil {
 		return err
 	}
