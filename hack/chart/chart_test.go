@@ -337,10 +337,12 @@ func TestValuesReachTheirFields(t *testing.T) {
 				want("Service port mcp", named(field(svc, "spec", "ports"), "mcp")["port"], float64(9000))
 		}},
 		{[]string{"mcp.tokenAudience=agents.example.com", "mcp.allowedOrigins={https://a.example,https://b.example}",
+			"mcp.resourceURL=https://mcp.example.com/mcp", "mcp.authorizationServers={https://issuer.example.com}",
 			"defaults.idleTimeout=1h", "defaults.ttl=48h", "defaults.retention=0"}, func(t *testing.T, o []Object) string {
 			c := manager(t, o)
 			var s string
 			for _, a := range []string{"--mcp-token-audience=agents.example.com", "--mcp-allowed-origins=https://a.example,https://b.example",
+				"--mcp-resource-url=https://mcp.example.com/mcp", "--mcp-authorization-servers=https://issuer.example.com",
 				"--default-idle-timeout=1h", "--default-ttl=48h", "--default-retention=0"} {
 				if !hasArg(c, a) {
 					s += "args lack " + a + "; "

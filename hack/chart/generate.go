@@ -284,12 +284,22 @@ func (g *generator) args(t *templater, c map[string]any) error {
 			return fmt.Errorf("the manager's args lack %s=..., whose value the chart sets (config/manager/manager.yaml)", f.flag)
 		}
 	}
-	for _, a := range args {
-		if s, _ := a.(string); strings.HasPrefix(s, "--mcp-allowed-origins") {
-			return fmt.Errorf("config sets --mcp-allowed-origins, which the chart's value mcp.allowedOrigins owns")
-		}
+	// Flags whose values are lists or optional: the chart adds them only
+	// when a value sets them, so config must leave them out.
+	optional := []struct{ flag, value, expr string }{
+		{"--mcp-allowed-origins", "mcp.allowedOrigins", `{{ printf "--mcp-allowed-origins=%s" (join "," .) | quote }}`},
+		{"--mcp-resource-url", "mcp.resourceURL", `{{ printf "--mcp-resource-url=%s" . | quote }}`},
+		{"--mcp-authorization-servers", "mcp.authorizationServers", `{{ printf "--mcp-authorization-servers=%s" (join "," .) | quote }}`},
 	}
-	c["args"] = append(args, t.lines("with .Values.mcp.allowedOrigins", `{{ printf "--mcp-allowed-origins=%s" (join "," .) | quote }}`))
+	for _, o := range optional {
+		for _, a := range args {
+			if s, _ := a.(string); strings.HasPrefix(s, o.flag) {
+				return fmt.Errorf("config sets %s, which the chart's value %s owns", o.flag, o.value)
+			}
+		}
+		args = append(args, t.lines("with .Values."+o.value, o.expr))
+	}
+	c["args"] = args
 	return nil
 }
 
