@@ -60,11 +60,12 @@ func (r *localRecord) object() *v1alpha1.McpSession {
 // lifecycle.ApplyDecision as the controller does, and a terminated session
 // past its retention is erased on the next read.
 //
-// Each call reads the session's record from the store (another process
-// may share it, with a PostgreSQL store), but what it decodes to is kept
-// in memory with its settings and the decision its status was rendered
-// from: while the stored bytes are unchanged, a call decodes nothing,
-// resolves nothing and renders nothing.
+// What a record decodes to is kept in memory with its settings and the
+// decision its status was rendered from, so a call whose record has not
+// changed decodes, resolves and renders nothing. On a store only this
+// process can open (store.Exclusive: Pebble) the record is not even read
+// again; on one another process may share (PostgreSQL) each call reads it
+// and reuses what is in memory while the stored bytes are the same.
 type localRegistry struct {
 	st       store.Store
 	clock    clock.PassiveClock
@@ -74,6 +75,8 @@ type localRegistry struct {
 	mu      sync.Mutex
 	init    bool
 	records map[string]*localEntry // by localKey
+	// exclusive: the store is this process's alone (store.Exclusive).
+	exclusive bool
 }
 
 // localEntry is one record in memory: the stored bytes it was decoded
@@ -96,9 +99,13 @@ type renderedDecision struct {
 	suspendedAt, resumedAt, terminatedAt, expiresAt time.Time
 }
 
+// renderedOf is what status is rendered from, times to the second as
+// status keeps them: an expiry that moves with every call's activity
+// changes the rendering once a second, not on every call.
 func renderedOf(d lifecycle.Decision) renderedDecision {
-	return renderedDecision{phase: d.Phase, reason: d.Reason, suspendedAt: d.SuspendedAt,
-		resumedAt: d.ResumedAt, terminatedAt: d.TerminatedAt, expiresAt: d.ExpiresAt}
+	sec := func(t time.Time) time.Time { return t.Truncate(time.Second) }
+	return renderedDecision{phase: d.Phase, reason: d.Reason, suspendedAt: sec(d.SuspendedAt),
+		resumedAt: sec(d.ResumedAt), terminatedAt: sec(d.TerminatedAt), expiresAt: sec(d.ExpiresAt)}
 }
 
 var _ registry = (*localRegistry)(nil)
@@ -122,6 +129,8 @@ func (r *localRegistry) ensure(ctx context.Context) error {
 		return fmt.Errorf("open local registry: %w", err)
 	}
 	r.records = map[string]*localEntry{}
+	ex, ok := r.st.(store.Exclusive)
+	r.exclusive = ok && ex.Exclusive()
 	r.init = true
 	return nil
 }
@@ -148,6 +157,9 @@ func (r *localRegistry) load(ctx context.Context, namespace, name string) (*loca
 	k, err := localKey(namespace, name)
 	if err != nil {
 		return nil, err
+	}
+	if e := r.records[k]; e != nil && r.exclusive {
+		return e, nil
 	}
 	stored, err := r.st.GetContext(ctx, localRegistryUID, k)
 	if errors.Is(err, store.ErrNotFound) {

@@ -91,6 +91,14 @@ type Store interface {
 	Close() error
 }
 
+// Exclusive is implemented by a backend only one process can open at a
+// time (Pebble locks its folder): what the process keeps in memory of the
+// store's contents cannot be changed behind its back. A store that does
+// not implement it may be shared.
+type Exclusive interface {
+	Exclusive() bool
+}
+
 // Change is one write to a session, as Watch reports it.
 type Change struct {
 	UID, Namespace, Name string

@@ -172,6 +172,10 @@ func (s *Store) now() time.Time { return store.Timestamp(s.clock.Now()) }
 // there is never a write through another to report.
 func (s *Store) Watch(context.Context, func(store.Change)) error { return nil }
 
+// Exclusive is true: only this process can open the store (Pebble locks
+// its folder). See store.Exclusive.
+func (s *Store) Exclusive() bool { return true }
+
 // lockSession returns the locked entry for uid, creating it if needed.
 func (s *Store) lockSession(uid string) *entry {
 	for {
