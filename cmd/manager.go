@@ -26,6 +26,7 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/internal/auth"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/lifecycle"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/mcpserver"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/memory"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store/backend"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/version"
@@ -108,7 +109,7 @@ func runManager(args []string) (err error) {
 		return usagef("unknown subcommand or argument %q\n%s", fs.Arg(0), usage())
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-	setMemoryLimit(setupLog)
+	memory.SetLimit(setupLog)
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {

@@ -30,6 +30,7 @@ import (
 
 	v1 "github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 	"github.com/mcp-session-operator/mcp-session-operator/controllers"
+	"github.com/mcp-session-operator/mcp-session-operator/internal/memory"
 	"github.com/mcp-session-operator/mcp-session-operator/internal/testenv"
 )
 
@@ -90,7 +91,7 @@ func scaleConfigFromEnv(b *testing.B) scaleConfig {
 }
 
 // deploymentMemLimit is the GOMEMLIMIT the manager sets itself in the
-// Deployment (cmd's MemoryLimitRatio of the container's memory limit),
+// Deployment (memory.LimitRatio of the container's memory limit),
 // read from config/manager/manager.yaml.
 func deploymentMemLimit(b *testing.B) int64 {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "manager", "manager.yaml"))
@@ -104,8 +105,7 @@ func deploymentMemLimit(b *testing.B) int64 {
 		}
 		for _, ctr := range d.Spec.Template.Spec.Containers {
 			if q, ok := ctr.Resources.Limits["memory"]; ok && ctr.Name == "manager" {
-				const memoryLimitRatio = 0.8 // cmd.MemoryLimitRatio
-				return int64(float64(q.Value()) * memoryLimitRatio)
+				return int64(float64(q.Value()) * memory.LimitRatio)
 			}
 		}
 	}
