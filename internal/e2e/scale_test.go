@@ -23,6 +23,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -231,9 +232,14 @@ func runScale(b *testing.B, c scaleConfig) {
 	if slack < 0 {
 		b.Logf("warning: the first deadline passed %s before the manager was ready; lateness includes that (set SCALE_SYNC_BUDGET)", -slack)
 	}
-	_, lastSpread := obs.Deadlines(spreadPrefix)
+	firstSpread, lastSpread := obs.Deadlines(spreadPrefix)
+	spreadProfiled := profileCPU(b, m, firstSpread.Add(c.spread/2), "scale-spread-cpu.pprof")
 	obs.WaitSuspended(b, spreadPrefix, spreadN, lastSpread.Add(5*time.Minute))
 	late := obs.Lateness(spreadPrefix)
+	<-spreadProfiled
+	b.Logf("spread: lateness by deadline: %s", latenessTimeline(obs.Suspensions(spreadPrefix), firstSpread, c.spread/20))
+	saveMetrics(b, "http://"+metricsAddr+"/metrics", "scale-manager-metrics.txt")
+	saveAPIServerMetrics(b, cfg, "scale-apiserver-metrics.txt")
 	firstBurst, _ := obs.Deadlines(burstPrefix)
 	profiled := profileCPU(b, m, firstBurst, "scale-burst-cpu.pprof")
 	obs.WaitSuspended(b, burstPrefix, c.burst, burstAt.Add(15*time.Minute))
@@ -244,6 +250,9 @@ func runScale(b *testing.B, c scaleConfig) {
 		timeline = append(timeline, fmt.Sprintf("+%s:%d", at, obs.SuspendedBy(burstPrefix, firstBurst.Add(at))))
 	}
 	b.Logf("burst: suspended by time after the first deadline: %s", strings.Join(timeline, " "))
+	for _, at := range obs.RewatchTimes() {
+		b.Logf("the benchmark's watch was opened again at %s", at.Format(time.TimeOnly))
+	}
 	events := suspendEvents(b, kc)
 	peak := mem.peakMiB()
 	writeHeapProfile(b, m)
@@ -275,6 +284,26 @@ func runScale(b *testing.B, c scaleConfig) {
 		testenv.Percentile(late, 0.5).Round(time.Millisecond), testenv.Percentile(late, 0.99).Round(time.Millisecond),
 		late[len(late)-1].Round(time.Millisecond), burst.Round(time.Millisecond), bare.Round(time.Millisecond),
 		peak, rssSynced, idleWrites, slack.Round(time.Second), obs.Rewatches())
+}
+
+// latenessTimeline describes the lateness of suspensions by when their
+// deadline fell, in windows of width from first: "+0s n=.. p50=.. p99=..
+// max=..", one window after the other, so that a backlog shows where it
+// began.
+func latenessTimeline(sus []testenv.Suspension, first time.Time, width time.Duration) string {
+	var out []string
+	for i := 0; i < len(sus); {
+		from := first.Add(time.Duration(sus[i].Deadline.Sub(first) / width * width))
+		var late []time.Duration
+		for ; i < len(sus) && sus[i].Deadline.Before(from.Add(width)); i++ {
+			late = append(late, sus[i].Late())
+		}
+		slices.Sort(late)
+		out = append(out, fmt.Sprintf("+%s n=%d p50=%s p99=%s max=%s", from.Sub(first).Round(time.Second), len(late),
+			testenv.Percentile(late, 0.5).Round(time.Millisecond), testenv.Percentile(late, 0.99).Round(time.Millisecond),
+			late[len(late)-1].Round(time.Millisecond)))
+	}
+	return strings.Join(out, "; ")
 }
 
 // createSessions creates n sessions named prefix%06d from 16 writers, as
@@ -427,6 +456,49 @@ func pprofAddr(m *manager) string {
 		}
 	}
 	return ""
+}
+
+// saveMetrics saves the Prometheus text at url to
+// $SCALE_PROFILE_DIR/file, when that is set.
+func saveMetrics(b *testing.B, url, file string) {
+	dir := os.Getenv("SCALE_PROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		b.Logf("metrics %s: %v", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, file), raw, 0o644)
+	}
+	if err != nil {
+		b.Logf("metrics %s: %v", url, err)
+	}
+}
+
+// saveAPIServerMetrics saves the apiserver's /metrics (request latencies,
+// watch events, watchers it closed) to $SCALE_PROFILE_DIR/file, when that
+// is set.
+func saveAPIServerMetrics(b *testing.B, cfg *rest.Config, file string) {
+	dir := os.Getenv("SCALE_PROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err == nil {
+		var raw []byte
+		raw, err = cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, file), raw, 0o644)
+		}
+	}
+	if err != nil {
+		b.Logf("apiserver metrics: %v", err)
+	}
 }
 
 // profileCPU saves a CPU profile of the manager from at for 20 seconds to

@@ -32,7 +32,7 @@ type Observer struct {
 	suspended map[string]time.Time
 	lastRV    map[string]string
 	modified  int64
-	rewatches int
+	rewatches []time.Time
 	err       error
 	changed   chan struct{}
 }
@@ -74,7 +74,7 @@ func (o *Observer) Run(ctx context.Context, wc client.WithWatch, ns string) {
 			}
 		}
 		o.mu.Lock()
-		o.rewatches++
+		o.rewatches = append(o.rewatches, time.Now())
 		o.mu.Unlock()
 	}
 }
@@ -105,11 +105,19 @@ func (o *Observer) record(now time.Time, typ watch.EventType, s *v1alpha1.McpSes
 	}
 }
 
+// waitEvery is how often at most Wait looks again. done walks maps of up
+// to 100,000 names under the lock that the watch's goroutine takes for
+// every event; looking after every one of 150 changes a second would
+// cost the benchmark's machine a third of a core and delay the very
+// observations being timed.
+const waitEvery = 100 * time.Millisecond
+
 // Wait waits until done (called with the Observer locked) says so, or
 // fails tb at until with what and the state done describes.
 func (o *Observer) Wait(tb testing.TB, until time.Time, what string, done func() (bool, string)) {
 	tb.Helper()
 	for {
+		looked := time.Now()
 		o.mu.Lock()
 		ok, state := done()
 		err := o.err
@@ -127,6 +135,7 @@ func (o *Observer) Wait(tb testing.TB, until time.Time, what string, done func()
 		case <-o.changed:
 		case <-time.After(time.Second):
 		}
+		time.Sleep(time.Until(looked.Add(waitEvery)))
 	}
 }
 
@@ -181,7 +190,38 @@ func (o *Observer) Modified() int64 {
 func (o *Observer) Rewatches() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.rewatches
+	return len(o.rewatches)
+}
+
+// RewatchTimes is when the watch had to be opened again.
+func (o *Observer) RewatchTimes() []time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.rewatches)
+}
+
+// Suspension is one session's idle deadline and when it was first seen
+// Suspended.
+type Suspension struct {
+	Deadline, Seen time.Time
+}
+
+// Late is how long after its deadline the session was seen Suspended.
+func (s Suspension) Late() time.Duration { return s.Seen.Sub(s.Deadline) }
+
+// Suspensions returns the sessions whose names start with prefix and that
+// were seen Suspended, by deadline.
+func (o *Observer) Suspensions(prefix string) []Suspension {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []Suspension
+	for name, at := range o.suspended {
+		if strings.HasPrefix(name, prefix) {
+			out = append(out, Suspension{Deadline: o.deadlines[name], Seen: at})
+		}
+	}
+	slices.SortFunc(out, func(a, b Suspension) int { return a.Deadline.Compare(b.Deadline) })
+	return out
 }
 
 // Deadlines returns the first and last idle deadline of the sessions
@@ -207,13 +247,9 @@ func (o *Observer) Deadlines(prefix string) (first, last time.Time) {
 // was seen Suspended, the time from its deadline to that moment, sorted.
 // A session suspended early shows as a negative lateness.
 func (o *Observer) Lateness(prefix string) []time.Duration {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	out := make([]time.Duration, 0, len(o.suspended))
-	for name, at := range o.suspended {
-		if strings.HasPrefix(name, prefix) {
-			out = append(out, at.Sub(o.deadlines[name]))
-		}
+	var out []time.Duration
+	for _, s := range o.Suspensions(prefix) {
+		out = append(out, s.Late())
 	}
 	slices.Sort(out)
 	return out
