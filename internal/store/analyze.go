@@ -63,6 +63,11 @@ func newAnalyzer() *analyzer {
 
 // isWordRune reports whether r belongs to a word.
 func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		// The same answer for ASCII without the tables' searches: most
+		// text is ASCII, and this runs for every character written.
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.M, r)
 }
 
@@ -140,10 +145,15 @@ func Analyze(text string) []string { return newAnalyzer().terms(text) }
 
 // terms returns the terms of text in order.
 func (a *analyzer) terms(text string) []string {
-	var out []string
+	// Room for the words of prose (about six bytes a word with its
+	// space), so a record's terms are not copied as the slice grows.
+	out := make([]string, 0, len(text)/6+1)
 	a.forEachTerm(text, func(term string, _ int) bool {
 		out = append(out, term)
 		return true
 	})
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }

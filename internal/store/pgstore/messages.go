@@ -2,12 +2,12 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/mcp-session-operator/mcp-session-operator/internal/store"
 )
@@ -68,32 +68,16 @@ func (s *Store) appendMessage(ctx context.Context, uid string, m store.Message, 
 	// the two statements).
 	for attempt := 0; ; attempt++ {
 		now := s.now()
-		head, tail, err := w.Encode(now)
+		c, err := newAppendCall(uid, w, tsv, terms, now, maxMessages)
 		if err != nil {
 			return 0, err
 		}
-		base := store.StoredSize(uid, store.KindMessage, "", append(append([]byte(nil), head...), tail...))
-		var (
-			seq      int64
-			ns, name []byte
-			appended bool
-		)
-		start := time.Now()
-		err = s.run(ctx, write, func(ctx context.Context) error {
-			err := s.pool.QueryRow(ctx, appendMessageSQL, uid, head, base, tsv, terms, now, maxMessages, tail).Scan(&seq, &ns, &name)
-			appended = err == nil
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			return err
-		})
-		if err != nil {
+		if err := s.appends.do(ctx, c); err != nil {
 			return 0, err
 		}
-		if appended {
-			s.metrics.commit.Observe(time.Since(start).Seconds())
-			s.notifier.changed(store.Change{UID: uid, Namespace: string(ns), Name: string(name)})
-			return uint64(seq), nil
+		if c.appended {
+			s.notifier.changed(store.Change{UID: uid, Namespace: string(c.ns), Name: string(c.name)})
+			return uint64(c.seq), nil
 		}
 		// Nothing appended: the session is missing, or full.
 		h, err := s.get(ctx, uid)
@@ -107,6 +91,18 @@ func (s *Store) appendMessage(ctx context.Context, uid string, m store.Message, 
 			return 0, err
 		}
 	}
+}
+
+// newAppendCall is the append of w to uid's history at now, refused if
+// the session holds maxMessages (0: no limit): appendMessageSQL's
+// arguments.
+func newAppendCall(uid string, w store.MessageWrite, tsv pgtype.TSVector, terms int, now time.Time, maxMessages int64) (*appendCall, error) {
+	head, tail, err := w.Encode(now)
+	if err != nil {
+		return nil, err
+	}
+	base := store.StoredSize(uid, store.KindMessage, "", append(append([]byte(nil), head...), tail...))
+	return &appendCall{uid: uid, args: []any{uid, head, base, tsv, terms, now, maxMessages, tail}}, nil
 }
 
 // History returns up to limit messages starting at sequence number fromSeq

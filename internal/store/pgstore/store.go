@@ -3,8 +3,9 @@
 //
 // A session is one row of mcp_sessions (its header and counters) and one
 // row per context entry, message and discovery (migrations/). Every write
-// is one transaction committed with synchronous_commit on, so it is
-// acknowledged only once it is durable. Writers of one session, from any
+// is committed with synchronous_commit on before it is acknowledged, so it
+// is acknowledged only once it is durable; appends that arrive together
+// share a transaction (appendbatch.go), the other writes have one each. Writers of one session, from any
 // replica, are serialised by the session row's lock: an append is one
 // statement that advances the session's sequence and inserts the message
 // (no gap, no duplicate, whatever commits concurrently), and the other
@@ -44,6 +45,11 @@ import (
 // max_connections of 100.
 const DefaultMaxConns = 16
 
+// appendBatchShare: at most one in appendBatchShare of the pool's
+// connections carry batches of appends at once (see appendBatcher), the
+// rest stay free for the other operations.
+const appendBatchShare = 4
+
 // Options configure Open. The zero value is usable.
 type Options struct {
 	// Clock stamps every record (default: the real clock).
@@ -64,6 +70,8 @@ type Store struct {
 	origin   string
 	notifier *notifier
 	metrics  *metrics
+	// appends groups concurrent appends into shared transactions.
+	appends *appendBatcher
 
 	// gate lets Close wait for operations in flight.
 	gate store.Gate
@@ -105,6 +113,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to the store: %w", err)
 	}
 	s.pool = pool
+	s.appends = newAppendBatcher(s, max(1, int(cfg.MaxConns)/appendBatchShare))
 	s.warnIfNotDurable(ctx)
 	s.notifier = startNotifier(s)
 	return s, nil

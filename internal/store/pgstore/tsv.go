@@ -33,7 +33,7 @@ const (
 // (its length for BM25).
 func vector(text string) (pgtype.TSVector, int) {
 	terms := store.Analyze(text)
-	counts := make(map[string]int, len(terms))
+	counts := make(map[string]int, min(len(terms), 64)) // distinct terms: fewer
 	order := make([]string, 0, len(terms))
 	for _, t := range terms {
 		t = lexeme(t)
