@@ -227,7 +227,13 @@ func runScale(b *testing.B, c scaleConfig) {
 		return res.NextCursor
 	})
 
-	// The spread, then the burst.
+	// The spread, then the burst, sampled every 10 s.
+	tl, err := newTimeline(cfg, obs, metricsAddr, func() int { return m.cmd.Process.Pid })
+	if err != nil {
+		b.Fatal(err)
+	}
+	tlCtx, tlStop := context.WithCancel(ctx)
+	go tl.run(tlCtx)
 	slack := time.Until(spreadFrom)
 	if slack < 0 {
 		b.Logf("warning: the first deadline passed %s before the manager was ready; lateness includes that (set SCALE_SYNC_BUDGET)", -slack)
@@ -250,6 +256,8 @@ func runScale(b *testing.B, c scaleConfig) {
 		timeline = append(timeline, fmt.Sprintf("+%s:%d", at, obs.SuspendedBy(burstPrefix, firstBurst.Add(at))))
 	}
 	b.Logf("burst: suspended by time after the first deadline: %s", strings.Join(timeline, " "))
+	tlStop()
+	b.Logf("every 10 s through the spread and the burst:\n%s", tl)
 	for _, at := range obs.RewatchTimes() {
 		b.Logf("the benchmark's watch was opened again at %s", at.Format(time.TimeOnly))
 	}
