@@ -257,7 +257,9 @@ func runScale(b *testing.B, c scaleConfig) {
 	}
 	b.Logf("burst: suspended by time after the first deadline: %s", strings.Join(timeline, " "))
 	tlStop()
-	b.Logf("every 10 s through the spread and the burst:\n%s", tl)
+	// Printed, not logged: a benchmark's log keeps only its first lines.
+	fmt.Printf("scale timeline, every 10 s through the spread and the burst:\n%s\n", tl)
+	saveText(b, "scale-timeline.txt", tl.String())
 	for _, at := range obs.RewatchTimes() {
 		b.Logf("the benchmark's watch was opened again at %s", at.Format(time.TimeOnly))
 	}
@@ -485,6 +487,15 @@ func saveMetrics(b *testing.B, url, file string) {
 	}
 	if err != nil {
 		b.Logf("metrics %s: %v", url, err)
+	}
+}
+
+// saveText saves text to $SCALE_PROFILE_DIR/file, when that is set.
+func saveText(b *testing.B, file, text string) {
+	if dir := os.Getenv("SCALE_PROFILE_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(text+"\n"), 0o644); err != nil {
+			b.Logf("save %s: %v", file, err)
+		}
 	}
 }
 
