@@ -27,6 +27,11 @@ import (
 	"github.com/mcp-session-operator/mcp-session-operator/api/v1alpha1"
 )
 
+// FeatureGatesEnv names the variable whose value, when set, is the
+// apiserver's --feature-gates: for benchmarks that measure what an
+// apiserver feature costs (make bench-scale documents one).
+const FeatureGatesEnv = "TEST_APISERVER_FEATURE_GATES"
+
 // Env is a running control plane.
 type Env struct {
 	*envtest.Environment
@@ -53,6 +58,9 @@ func Start(scheme *runtime.Scheme) (*Env, error) {
 		return nil, err
 	}
 	e := &Env{Environment: &envtest.Environment{CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true}}
+	if gates := os.Getenv(FeatureGatesEnv); gates != "" {
+		e.Environment.ControlPlane.GetAPIServer().Configure().Set("feature-gates", gates)
+	}
 	if e.Config, err = e.Environment.Start(); err != nil {
 		// Start may fail after launching etcd and the apiserver (say, a
 		// CRD the apiserver rejects): stop them rather than leak them.
