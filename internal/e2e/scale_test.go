@@ -63,6 +63,16 @@ import (
 //
 //	make bench-scale                      # 100,000 sessions, about 25-35 minutes
 //	SCALE_SESSIONS=10000 SCALE_SPREAD=2m make bench-scale   # a few minutes
+//
+// Every 10 s through the spread and the burst it samples the CPU of the
+// apiserver, etcd, the manager and itself, the writes it watches, the
+// manager's queue and the apiserver's reads of sessions from etcd, and
+// prints that timeline (and saves it to $SCALE_PROFILE_DIR). The
+// apiserver's periodic comparison of its watch cache with etcd
+// (DetectCacheInconsistency, on by default) reads every session; to see
+// the run without it:
+//
+//	TEST_APISERVER_FEATURE_GATES=DetectCacheInconsistency=false make bench-scale
 func BenchmarkScale(b *testing.B) {
 	c := scaleConfigFromEnv(b)
 	for range b.N {
