@@ -390,17 +390,16 @@ func reconciles(b *testing.B, addr string) float64 {
 		return 0
 	}
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0
+	}
 	total := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, `controller_runtime_reconcile_total{`) || !strings.Contains(line, `controller="mcpsession"`) {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+	eachMetric(raw, func(name, labels string, v float64) {
+		if name == "controller_runtime_reconcile_total" && strings.Contains(labels, `controller="mcpsession"`) {
 			total += v
 		}
-	}
+	})
 	return total
 }
 

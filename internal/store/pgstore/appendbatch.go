@@ -101,6 +101,11 @@ func (b *appendBatcher) flush(batch []*appendCall) {
 	}
 }
 
+// appendBatchShare: at most one in appendBatchShare of the pool's
+// connections carry batches of appends at once, the rest stay free for
+// the other operations.
+const appendBatchShare = 4
+
 // batchTimeout bounds a batch: its appends' callers may have given up,
 // and a batch with no deadline could hold a connection forever.
 const batchTimeout = time.Minute
@@ -127,9 +132,7 @@ func (b *appendBatcher) commit(batch []*appendCall) {
 		}
 		res := b.s.pool.SendBatch(ctx, q)
 		for _, c := range batch {
-			err := res.QueryRow().Scan(&c.seq, &c.ns, &c.name)
-			c.appended = err == nil
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			if err := c.scan(res.QueryRow()); err != nil {
 				_ = res.Close()
 				return err
 			}
@@ -158,14 +161,20 @@ func (b *appendBatcher) commit(batch []*appendCall) {
 func (b *appendBatcher) one(ctx context.Context, c *appendCall) {
 	start := time.Now()
 	c.err = b.s.run(ctx, write, func(ctx context.Context) error {
-		err := b.s.pool.QueryRow(ctx, appendMessageSQL, c.args...).Scan(&c.seq, &c.ns, &c.name)
-		c.appended = err == nil
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		return err
+		return c.scan(b.s.pool.QueryRow(ctx, appendMessageSQL, c.args...))
 	})
 	if c.err == nil && c.appended {
 		b.s.metrics.commit.Observe(time.Since(start).Seconds())
 	}
+}
+
+// scan reads the append's row: appended with its sequence number, or no
+// row (the session is missing or full), which is not an error.
+func (c *appendCall) scan(row pgx.Row) error {
+	err := row.Scan(&c.seq, &c.ns, &c.name)
+	c.appended = err == nil
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
 }

@@ -45,11 +45,6 @@ import (
 // max_connections of 100.
 const DefaultMaxConns = 16
 
-// appendBatchShare: at most one in appendBatchShare of the pool's
-// connections carry batches of appends at once (see appendBatcher), the
-// rest stay free for the other operations.
-const appendBatchShare = 4
-
 // Options configure Open. The zero value is usable.
 type Options struct {
 	// Clock stamps every record (default: the real clock).
@@ -113,7 +108,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to the store: %w", err)
 	}
 	s.pool = pool
-	s.appends = newAppendBatcher(s, max(1, int(cfg.MaxConns)/appendBatchShare))
+	s.appends = newAppendBatcher(s, int(cfg.MaxConns)/appendBatchShare)
 	s.warnIfNotDurable(ctx)
 	s.notifier = startNotifier(s)
 	return s, nil
