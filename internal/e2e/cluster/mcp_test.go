@@ -8,13 +8,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -32,35 +35,88 @@ func (h *harness) serviceURL() string {
 	return fmt.Sprintf("http://%s:8090/mcp", svc.Spec.ClusterIP)
 }
 
-// waitRouted waits until the MCP Service answers through its ClusterIP
-// (the listener's own /readyz, no token needed) and returns the MCP URL: a
-// pod is Ready a moment before kube-proxy routes a new Service, or new
-// endpoints, to it, and an agent that connects in that moment is refused.
-// Each attempt opens a new connection.
+// waitRouted waits until the MCP Service routes only to the manager pods
+// that are Ready now and answers through its ClusterIP (the listener's own
+// /readyz, no token needed) several times in a row, and returns the MCP
+// URL. A pod is Ready a moment before kube-proxy routes a new Service, or
+// new endpoints, to it, and a replaced pod's address can stay in the
+// rules for a moment after it is gone: an agent that connects then is
+// refused or hangs. Each attempt opens a new connection, so each is
+// balanced anew across the endpoints.
 func (h *harness) waitRouted() string {
 	h.t.Helper()
 	url := h.serviceURL()
 	readyz := strings.TrimSuffix(url, "/mcp") + "/readyz"
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	const inARow = 8
 	deadline := time.Now().Add(time.Minute)
+	answered := 0
 	for {
-		req, err := http.NewRequestWithContext(h.ctx, http.MethodGet, readyz, nil)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		resp, err := client.Do(req)
+		err := h.endpointsMatchPods()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+			err = probe(h.ctx, client, readyz)
+		}
+		if err != nil {
+			answered = 0
+		} else if answered++; answered == inARow {
+			return url
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("the MCP Service is not served at %s a minute after the operator is Ready: %v\n%s", readyz, err, h.describeOperator())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// probe sends GET url on a new connection and wants 200.
+func probe(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// endpointsMatchPods says why the MCP Service's ready endpoints are not
+// exactly the addresses of the manager pods that are Ready and not
+// terminating, or nil when they are.
+func (h *harness) endpointsMatchPods() error {
+	pods, err := h.cs.CoreV1().Pods(installNamespace).List(h.ctx, metav1.ListOptions{LabelSelector: managerSelector})
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for i := range pods.Items {
+		if p := &pods.Items[i]; p.DeletionTimestamp == nil && podReady(p) && p.Status.PodIP != "" {
+			want[p.Status.PodIP] = true
+		}
+	}
+	eps, err := h.cs.DiscoveryV1().EndpointSlices(installNamespace).List(h.ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + serviceName})
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, s := range eps.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && *e.Conditions.Ready {
+				for _, a := range e.Addresses {
+					have[a] = true
+				}
+			}
+		}
+	}
+	if len(want) == 0 || !maps.Equal(want, have) {
+		return fmt.Errorf("the Service's ready endpoints %v are not the Ready manager pods' addresses %v", slices.Sorted(maps.Keys(have)), slices.Sorted(maps.Keys(want)))
+	}
+	return nil
 }
 
 // token mints a token for a service account, for the server's audience,
@@ -115,7 +171,7 @@ func (h *harness) mustCall(url, token, tool string, args map[string]any) string 
 	h.t.Helper()
 	cs, err := connect(h.ctx, url, token)
 	if err != nil {
-		h.t.Fatalf("connect %s: %v", url, err)
+		h.t.Fatalf("connect %s: %v\n%s", url, err, h.describeOperator())
 	}
 	defer cs.Close()
 	out, err := call(h.ctx, cs, tool, args)

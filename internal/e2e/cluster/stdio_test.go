@@ -69,26 +69,50 @@ func TestStdioBridgeThroughKubeconfig(t *testing.T) {
 	})
 
 	h.phase("4. the operator's pod replaced under the running bridge", func() {
-		op := h.readyOperator(nil)
-		h.kubectl("delete", "pod", "-n", installNamespace, op.Name, "--wait=false")
-		replacement := h.readyOperator(func(p *corev1.Pod) bool { return p.Name != op.Name })
-		// The forward to the old pod breaks; the bridge answers with an
-		// error until it has forwarded to the new one.
+		// The pod the bridge forwards to, from its own log: with several
+		// replicas (the PostgreSQL install) any of them may be it.
+		pods := forwardedPods(stderr.String())
+		if len(pods) == 0 {
+			t.Fatalf("the bridge's stderr names no pod it forwards to:\n%s", stderr)
+		}
+		old := pods[len(pods)-1]
+		h.kubectl("delete", "pod", "-n", installNamespace, old, "--wait=false")
+		// The forward to the old pod breaks when its container stops; the
+		// bridge answers with an error until it has forwarded to another
+		// Ready pod, which it names on stderr.
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			out, err := call(h.ctx, cs, "get_session", map[string]any{"session_id": session, "namespace": agentNamespace})
-			if err == nil && strings.Contains(out, "Terminated") {
+			now := forwardedPods(stderr.String())
+			moved := len(now) > len(pods) && now[len(now)-1] != old
+			if err == nil && strings.Contains(out, "Terminated") && moved {
+				t.Logf("the bridge moved from pod %s to pod %s", old, now[len(now)-1])
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the bridge never reached the new pod: %v\nstderr:\n%s", err, stderr)
+				t.Fatalf("the bridge never answered through a pod other than %s (moved: %v): %v\nstderr:\n%s", old, moved, err, stderr)
 			}
 			time.Sleep(time.Second)
 		}
-		if !strings.Contains(stderr.String(), "pod="+installNamespace+"/"+replacement.Name) {
-			t.Errorf("the bridge's stderr does not say it forwards to the new pod %s:\n%s", replacement.Name, stderr)
-		}
 	})
+}
+
+// forwardedPods lists, in order, the pods that `manager connect` said it
+// forwards to (its "forwarding to the MCP server" lines).
+func forwardedPods(stderr string) []string {
+	var pods []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if !strings.Contains(line, "forwarding to the MCP server") {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, " pod="+installNamespace+"/")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, " ")
+		pods = append(pods, name)
+	}
+	return pods
 }
 
 // readyOperator waits for a Ready operator pod (whatever its image) that
