@@ -49,16 +49,32 @@ var (
 
 const maxSharedStems = 1 << 17
 
+// maxPooledStems bounds the memo of an analyzer kept in analyzers between
+// texts: enough for a language's common words, small enough that the few
+// pooled analyzers (about one per processor) hold little.
+const maxPooledStems = 1 << 12
+
+// analyzers keeps analyzers with their memos between the short texts
+// analysed one by one (every write's record on PostgreSQL): a hit in an
+// analyzer's own map costs a fraction of one in sharedStems, whose
+// interface keys are hashed the slow way.
+var analyzers = sync.Pool{New: func() any {
+	a := newAnalyzer()
+	a.maxStems = maxPooledStems
+	return a
+}}
+
 // analyzer turns text into search terms. It is not safe for concurrent use:
-// each search has its own.
+// each search has its own, and ForEachTerm takes one from analyzers.
 type analyzer struct {
-	fold  cases.Caser
-	word  []byte
-	stems map[string]string
+	fold     cases.Caser
+	word     []byte
+	stems    map[string]string
+	maxStems int
 }
 
 func newAnalyzer() *analyzer {
-	return &analyzer{fold: cases.Fold(), stems: map[string]string{}}
+	return &analyzer{fold: cases.Fold(), stems: map[string]string{}, maxStems: maxStemCache}
 }
 
 // isWordRune reports whether r belongs to a word.
@@ -72,8 +88,8 @@ func isWordRune(r rune) bool {
 }
 
 // forEachTerm calls fn with the term of each word of text and the byte
-// offset where the word starts. The term is only valid during the call.
-// fn returns false to stop.
+// offset where the word starts (a string of the memos or a new one, never
+// a slice of text). fn returns false to stop.
 func (a *analyzer) forEachTerm(text string, fn func(term string, start int) bool) {
 	start := -1
 	for i, r := range text {
@@ -101,6 +117,9 @@ func (a *analyzer) term(word string) string {
 		return t
 	}
 	if t, ok := sharedStems.Load(word); ok {
+		if len(a.stems) < a.maxStems {
+			a.stems[strings.Clone(word)] = t.(string)
+		}
 		return t.(string)
 	}
 	a.word = a.word[:0]
@@ -128,7 +147,7 @@ func (a *analyzer) term(word string) string {
 	t := english.Stem(folded, true)
 	// Copies: word is a slice of a text the caches must not keep alive.
 	word = strings.Clone(word)
-	if len(a.stems) < maxStemCache {
+	if len(a.stems) < a.maxStems {
 		a.stems[word] = t
 	}
 	if sharedStemsLen.Load() < maxSharedStems {
@@ -141,7 +160,23 @@ func (a *analyzer) term(word string) string {
 
 // Analyze returns the terms of text in order: what a record or a query is
 // made of for search.
-func Analyze(text string) []string { return newAnalyzer().terms(text) }
+func Analyze(text string) []string {
+	a := analyzers.Get().(*analyzer)
+	defer analyzers.Put(a)
+	return a.terms(text)
+}
+
+// ForEachTerm calls fn with each term of text in order, as Analyze returns
+// them, without building the slice. A term is an immutable string that fn
+// may keep.
+func ForEachTerm(text string, fn func(term string)) {
+	a := analyzers.Get().(*analyzer)
+	defer analyzers.Put(a)
+	a.forEachTerm(text, func(term string, _ int) bool {
+		fn(term)
+		return true
+	})
+}
 
 // terms returns the terms of text in order.
 func (a *analyzer) terms(text string) []string {

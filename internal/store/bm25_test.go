@@ -36,6 +36,44 @@ func TestAnalyzerTerms(t *testing.T) {
 		if got := newAnalyzer().terms(tt.in); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("terms(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+		// The pooled analyzers, cold and then with the words memoised,
+		// give the same terms.
+		for range 2 {
+			if got := Analyze(tt.in); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Analyze(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			var each []string
+			ForEachTerm(tt.in, func(term string) { each = append(each, term) })
+			if !reflect.DeepEqual(each, tt.want) {
+				t.Errorf("ForEachTerm(%q) gave %q, want %q", tt.in, each, tt.want)
+			}
+		}
+	}
+}
+
+// A pooled analyzer memoises the words it meets, those found in the
+// shared memo too, up to its bound.
+func TestPooledAnalyzerMemo(t *testing.T) {
+	a := analyzers.New().(*analyzer)
+	sharedStems.Store("zebras", "zebra")
+	if got := a.terms("zebras"); !reflect.DeepEqual(got, []string{"zebra"}) {
+		t.Fatalf("terms = %q", got)
+	}
+	if a.stems["zebras"] != "zebra" {
+		t.Errorf("a word found in the shared memo is not memoised: %v", a.stems)
+	}
+	var b strings.Builder
+	for i := range 2 * maxPooledStems {
+		b.WriteString("w")
+		b.WriteString(strings.Repeat("q", i%7))
+		b.WriteByte(byte('a' + i%26))
+		b.WriteByte(byte('a' + i/26%26))
+		b.WriteByte(byte('a' + i/676%26))
+		b.WriteByte(' ')
+	}
+	a.terms(b.String())
+	if len(a.stems) != maxPooledStems {
+		t.Errorf("a pooled analyzer memoised %d words, want its bound %d", len(a.stems), maxPooledStems)
 	}
 }
 

@@ -20,13 +20,11 @@ import (
 // that commit, with synchronous_commit on, so durability is the one of a
 // transaction per append.
 //
-// At most maxBatches batches are in flight. An append that finds fewer
-// starts one at once with whatever is waiting (alone, without load: no
-// append waits for company); otherwise it waits for the next batch, which
-// the batch ending first starts with every append that arrived meanwhile.
-// One in appendBatchShare of the pool's connections may carry a batch:
-// on this repository's two-core machine, at 64 concurrent writers, a
-// quarter did best of a half to a sixteenth (docs/benchmarks.md).
+// At most maxBatches batches are in flight (maxAppendBatches). An append
+// that finds fewer starts one at once with whatever is waiting (alone,
+// without load: no append waits for company); otherwise it waits for the
+// next batch, which the batch ending first starts with every append that
+// arrived meanwhile.
 //
 // The appends of a batch take their sessions' row locks in the order of
 // the sessions' UIDs, whatever order they arrived in, so two batches (of
@@ -101,10 +99,17 @@ func (b *appendBatcher) flush(batch []*appendCall) {
 	}
 }
 
-// appendBatchShare: at most one in appendBatchShare of the pool's
-// connections carry batches of appends at once, the rest stay free for
-// the other operations.
-const appendBatchShare = 4
+// maxAppendBatches is how many batches of appends are in flight at once
+// (fewer when the pool is smaller, and at least one). Two keep the server
+// busy: one batch is executed and committed while the appends that arrive
+// meanwhile gather into the next, which the second connection sends as
+// soon as the first returns. More slots split the same appends into more,
+// smaller transactions: on this repository's two-core machine, at 64
+// writers, 2 slots did 0.98x of the same-shape pgbench in the same run,
+// 1 slot 0.90 to 0.95, 4 slots 0.90 to 0.93, 8 slots 0.83 to 0.85 and 16
+// (a quarter of the pool) 0.78 to 0.81 (docs/benchmarks.md). The other connections stay free for everything
+// else.
+const maxAppendBatches = 2
 
 // batchTimeout bounds a batch: its appends' callers may have given up,
 // and a batch with no deadline could hold a connection forever.

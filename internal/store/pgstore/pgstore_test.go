@@ -264,16 +264,19 @@ func TestTSVectorBounds(t *testing.T) {
 }
 
 func TestVectorAndQuery(t *testing.T) {
-	v, n := vector("Leaks, leaking LEAKED; the cache's it's")
-	if n != 8 {
-		t.Errorf("length %d, want 8 terms", n)
-	}
-	got := map[string]int{}
-	for _, l := range v.Lexemes {
-		got[l.Word] = len(l.Positions)
-	}
-	if got["leak"] != 3 || got["s"] != 2 || got["the"] != 1 {
-		t.Errorf("lexemes %v", got)
+	// Twice: the second vector counts in the first one's pooled scratch.
+	for range 2 {
+		v, n := vector("Leaks, leaking LEAKED; the cache's it's")
+		if n != 8 {
+			t.Errorf("length %d, want 8 terms", n)
+		}
+		got := map[string]int{}
+		for _, l := range v.Lexemes {
+			got[l.Word] = len(l.Positions)
+		}
+		if len(got) != 5 || got["leak"] != 3 || got["s"] != 2 || got["the"] != 1 {
+			t.Errorf("lexemes %v", got)
+		}
 	}
 	if q := tsquery([]string{"it's", `a\b`}); q != `'it''s' | 'a\\b'` {
 		t.Errorf("tsquery = %s", q)

@@ -108,7 +108,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to the store: %w", err)
 	}
 	s.pool = pool
-	s.appends = newAppendBatcher(s, int(cfg.MaxConns)/appendBatchShare)
+	s.appends = newAppendBatcher(s, min(maxAppendBatches, int(cfg.MaxConns)))
 	s.warnIfNotDurable(ctx)
 	s.notifier = startNotifier(s)
 	return s, nil

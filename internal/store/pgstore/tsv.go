@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -29,36 +30,57 @@ const (
 	maxLexemes = 1<<20 - 1
 )
 
+// vectorScratch is what vector counts in, kept between records in
+// scratches: a record is analysed on every write, and its counting maps
+// and slices would otherwise be most of what a write allocates.
+type vectorScratch struct {
+	counts map[string]int
+	order  []string
+}
+
+// maxScratchTerms is the most distinct terms a pooled scratch keeps room
+// for; one grown larger by a huge record is dropped, not pooled.
+const maxScratchTerms = 1 << 12
+
+var scratches = sync.Pool{New: func() any { return &vectorScratch{counts: map[string]int{}} }}
+
 // vector returns text's terms as a tsvector and how many terms text has
 // (its length for BM25).
 func vector(text string) (pgtype.TSVector, int) {
-	terms := store.Analyze(text)
-	counts := make(map[string]int, min(len(terms), 64)) // distinct terms: fewer
-	order := make([]string, 0, len(terms))
-	for _, t := range terms {
-		t = lexeme(t)
-		if counts[t] == 0 {
-			order = append(order, t)
+	sc := scratches.Get().(*vectorScratch)
+	defer func() {
+		if len(sc.order) <= maxScratchTerms {
+			clear(sc.counts)
+			sc.order = sc.order[:0]
+			scratches.Put(sc)
 		}
-		counts[t]++
-	}
-	v := pgtype.TSVector{Valid: true, Lexemes: make([]pgtype.TSVectorLexeme, 0, len(order))}
+	}()
+	terms := 0
+	store.ForEachTerm(text, func(t string) {
+		terms++
+		t = lexeme(t)
+		if sc.counts[t] == 0 {
+			sc.order = append(sc.order, t)
+		}
+		sc.counts[t]++
+	})
+	v := pgtype.TSVector{Valid: true, Lexemes: make([]pgtype.TSVectorLexeme, 0, len(sc.order))}
 	// One array holds every lexeme's positions 1..n: a record is written
 	// once, so what it allocates is what it costs.
-	positions := make([]pgtype.TSVectorPosition, 0, len(terms))
+	positions := make([]pgtype.TSVectorPosition, 0, min(terms, len(sc.order)*maxCount))
 	size := 0
-	for _, t := range order {
+	for _, t := range sc.order {
 		if size += len(t); size > maxLexemes {
 			break
 		}
-		n := min(counts[t], maxCount)
+		n := min(sc.counts[t], maxCount)
 		from := len(positions)
 		for i := range n {
 			positions = append(positions, pgtype.TSVectorPosition{Position: uint16(i + 1)})
 		}
 		v.Lexemes = append(v.Lexemes, pgtype.TSVectorLexeme{Word: t, Positions: positions[from:len(positions):len(positions)]})
 	}
-	return v, len(terms)
+	return v, terms
 }
 
 // lexeme is a term as the tsvector keeps it.
