@@ -210,7 +210,7 @@ func runScale(b *testing.B, c scaleConfig) {
 	m.start()
 	mem.follow(m.cmd.Process.Pid)
 	testenv.Eventually(b, 15*time.Minute, "the restarted manager to reconcile every session", func() string {
-		if n := reconciles(b, metricsAddr); n < float64(c.sessions+1) {
+		if n := reconciles(metricsAddr); n < float64(c.sessions+1) {
 			return fmt.Sprintf("%.0f of %d sessions reconciled", n, c.sessions+1)
 		}
 		return ""
@@ -384,7 +384,7 @@ func waitMarker(b *testing.B, kc client.Client, obs *testenv.Observer) {
 
 // reconciles is the manager's count of McpSession reconciles, from its
 // metrics endpoint.
-func reconciles(b *testing.B, addr string) float64 {
+func reconciles(addr string) float64 {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return 0
@@ -395,8 +395,8 @@ func reconciles(b *testing.B, addr string) float64 {
 		return 0
 	}
 	total := 0.0
-	eachMetric(raw, func(name, labels string, v float64) {
-		if name == "controller_runtime_reconcile_total" && strings.Contains(labels, `controller="mcpsession"`) {
+	eachMetric(raw, func(name string, labels map[string]string, v float64) {
+		if name == "controller_runtime_reconcile_total" && labels["controller"] == "mcpsession" {
 			total += v
 		}
 	})

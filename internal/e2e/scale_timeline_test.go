@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -107,18 +108,18 @@ func (t *timeline) read(ctx context.Context) sample {
 		}
 	}
 	if raw, err := t.api.Get().AbsPath("/metrics").DoRaw(ctx); err == nil {
-		eachMetric(raw, func(name, labels string, v float64) {
-			sessions := strings.Contains(labels, `resource="mcpsessions"`)
+		eachMetric(raw, func(name string, l map[string]string, v float64) {
+			sessions := l["resource"] == "mcpsessions"
 			switch {
-			case name == "apiserver_storage_list_total" && sessions && strings.Contains(labels, `storage="etcd"`):
+			case name == "apiserver_storage_list_total" && sessions && l["storage"] == "etcd":
 				s.etcdLists += v
-			case name == "apiserver_storage_list_fetched_objects_total" && sessions && strings.Contains(labels, `storage="etcd"`):
+			case name == "apiserver_storage_list_fetched_objects_total" && sessions && l["storage"] == "etcd":
 				s.etcdFetched += v
 			case name == "apiserver_init_events_total" && sessions:
 				s.initEvents += v
-			case name == "apiserver_request_total" && sessions && strings.Contains(labels, `verb="WATCH"`):
+			case name == "apiserver_request_total" && sessions && l["verb"] == "WATCH":
 				s.watches += v
-			case name == "apiserver_request_total" && sessions && strings.Contains(labels, `subresource="status"`) && strings.Contains(labels, `verb="PATCH"`):
+			case name == "apiserver_request_total" && sessions && l["subresource"] == "status" && l["verb"] == "PATCH":
 				s.patches += v
 			case name == "apiserver_terminated_watchers_total":
 				s.terminatedWCH += v
@@ -129,11 +130,11 @@ func (t *timeline) read(ctx context.Context) sample {
 		var buf bytes.Buffer
 		_, _ = buf.ReadFrom(resp.Body)
 		resp.Body.Close()
-		eachMetric(buf.Bytes(), func(name, labels string, v float64) {
+		eachMetric(buf.Bytes(), func(name string, l map[string]string, v float64) {
 			switch {
-			case name == "workqueue_depth" && strings.Contains(labels, `name="mcpsession"`):
+			case name == "workqueue_depth" && l["name"] == "mcpsession":
 				s.queue += v
-			case name == "rest_client_requests_total" && strings.Contains(labels, `method="PATCH"`):
+			case name == "rest_client_requests_total" && l["method"] == "PATCH":
 				s.managerPatches += v
 			}
 		})
@@ -141,29 +142,31 @@ func (t *timeline) read(ctx context.Context) sample {
 	return s
 }
 
-// eachMetric calls fn for every sample line of a Prometheus text
-// exposition.
-func eachMetric(raw []byte, fn func(name, labels string, v float64)) {
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
+// eachMetric calls fn for every counter, gauge and untyped sample of a
+// Prometheus text exposition, with its labels. A sample the parser cannot
+// read ends the walk: the timeline then lacks that sample's figures.
+func eachMetric(raw []byte, fn func(name string, labels map[string]string, v float64)) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, _ := p.TextToMetricFamilies(bytes.NewReader(raw))
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			var v float64
+			switch {
+			case m.Counter != nil:
+				v = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				v = m.GetGauge().GetValue()
+			case m.Untyped != nil:
+				v = m.GetUntyped().GetValue()
+			default:
+				continue
+			}
+			labels := make(map[string]string, len(m.GetLabel()))
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			fn(name, labels, v)
 		}
-		sp := strings.LastIndexByte(line, ' ')
-		if sp < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[sp+1:], 64)
-		if err != nil {
-			continue
-		}
-		name, labels := line[:sp], ""
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name, labels = name[:i], name[i:]
-		}
-		fn(name, labels, v)
 	}
 }
 
