@@ -87,6 +87,7 @@ test: manifests generate vet envtest helm kustomize ## Run all tests against a r
 test-chart: helm-chart helm kustomize ## The Helm chart: helm lint, and helm template against the kustomize installer, object by object.
 	$(HELM) lint --strict $(CHART_DIR)
 	$(HELM) lint --strict $(CHART_DIR) --set monitoring.enabled=true,namespace.create=true
+	$(HELM) lint --strict $(CHART_DIR) --set store.postgres.secretName=mcp-session-operator-store
 	HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test -count=1 -v ./hack/chart/
 
 .PHONY: test-monitoring

@@ -210,6 +210,28 @@ func TestNamespaceCreateRendersTheInstallersNamespace(t *testing.T) {
 	reportDiffs(t, "helm template --set namespace.create=true and kustomize build config/default", compare(chart, installer))
 }
 
+// store.postgres.secretName renders config/postgres (the installer on
+// PostgreSQL, dist/install-postgres.yaml), whose Secret is
+// mcp-session-operator-store; replicas and the Secret's key follow the
+// values.
+func TestPostgresValuesRenderTheOverlay(t *testing.T) {
+	helm, kustomize := tools(t)
+	overlay := withoutKind(mustBuild(t, kustomize, "postgres"), "Namespace")
+	chart := mustTemplate(t, helm, "store.postgres.secretName=mcp-session-operator-store")
+	reportDiffs(t, "helm template --set store.postgres.secretName=mcp-session-operator-store and kustomize build config/postgres", compare(chart, overlay))
+
+	chart = mustTemplate(t, helm, "store.postgres.secretName=pg", "store.postgres.secretKey=dsn", "store.postgres.replicas=3")
+	d := onlyKind(chart, "Deployment")[0]
+	if r := field(d, "spec", "replicas"); toInt(r) != 3 {
+		t.Errorf("replicas %v, want 3", r)
+	}
+	c := named(field(d, "spec", "template", "spec", "containers"), "manager")
+	ref := field(named(c["env"], "MCPSESSION_STORE"), "valueFrom", "secretKeyRef")
+	if msg := want("the store's secretKeyRef", ref, map[string]any{"name": "pg", "key": "dsn"}); msg != "" {
+		t.Error(msg)
+	}
+}
+
 // monitoring.enabled=true adds exactly config/prometheus's objects.
 func TestMonitoringRendersTheComponent(t *testing.T) {
 	helm, kustomize := tools(t)
@@ -390,7 +412,8 @@ func want(what string, got, want any) string {
 func TestBadValuesAreRefused(t *testing.T) {
 	helm, _ := tools(t)
 	cases := []struct{ set, want string }{
-		{"store.postgres.secretName=pg", "no PostgreSQL store"},
+		{"store.postgres.secretName=Not_A_Name", "store.postgres.secretName"},
+		{"store.postgres.replicas=0", "store.postgres.replicas"},
 		{"mcp.port=0", "mcp.port"},
 		{"image.digest=latest", "image.digest"},
 		{"defaults.ttl=a-week", "defaults.ttl"},

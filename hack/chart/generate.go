@@ -29,6 +29,7 @@ type Values struct {
 	AllowedOrigins                         []string
 	IdleTimeout, TTL, Retention            string
 	StoreSize                              string
+	PostgresReplicas                       int
 	PrometheusAccount, PrometheusNamespace string
 }
 
@@ -38,6 +39,11 @@ type generator struct {
 	namespace string // the installer's namespace, which becomes the release's
 	values    Values
 	files     Files
+	// only holds, for the objects of one store's build, the condition
+	// that renders them (storeConditions); pgDeployment is the
+	// Deployment of config/postgres.
+	only         map[string]string
+	pgDeployment Object
 }
 
 // Generate makes the chart's files from the two kustomize builds.
@@ -72,7 +78,14 @@ func Generate(in Inputs, opts Options) (Files, error) {
 	if len(deployments) != 1 || mcpServices != 1 {
 		return nil, fmt.Errorf("the installer has %d Deployments and %d Services with a port named mcp, want one each", len(deployments), mcpServices)
 	}
-	for _, o := range append(deployments, others...) {
+	// Before anything is templated: the builds are compared as kustomize
+	// wrote them.
+	only, pd, pgOnly, err := storeConditions(in.Installer, in.Postgres)
+	if err != nil {
+		return nil, fmt.Errorf("config/postgres: %w", err)
+	}
+	g.only, g.pgDeployment = only, pd
+	for _, o := range append(append(deployments, others...), pgOnly...) {
 		if err := g.add(o, false); err != nil {
 			return nil, err
 		}
@@ -91,10 +104,10 @@ func Generate(in Inputs, opts Options) (Files, error) {
 // add turns one object into a template file.
 func (g *generator) add(o Object, monitoring bool) error {
 	t := newTemplater()
+	storeCond, storeOnly := g.only[objectKey(o)] // before templating renames it
 	g.helmLabels(t, o)
 	g.releaseNamespace(t, o)
 	var wrap string // the condition the whole object depends on
-	var prefix string
 	var err error
 	switch {
 	case monitoring:
@@ -109,8 +122,9 @@ func (g *generator) add(o Object, monitoring bool) error {
 	case o.Kind() == "NetworkPolicy":
 		wrap = ".Values.networkPolicy.enabled"
 	case o.Kind() == "Deployment":
-		prefix = "{{- include \"mcp-session-operator.validate\" . }}\n"
-		err = g.deployment(t, o)
+		if err = g.postgresDeployment(t, o, g.pgDeployment); err == nil {
+			err = g.deployment(t, o)
+		}
 	case o.Kind() == "PersistentVolumeClaim":
 		err = g.claim(t, o)
 	case o.Kind() == "Service":
@@ -118,6 +132,12 @@ func (g *generator) add(o Object, monitoring bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", o, err)
+	}
+	if storeOnly && !monitoring {
+		if wrap != "" {
+			storeCond = fmt.Sprintf("and (%s) (%s)", wrap, storeCond)
+		}
+		wrap = storeCond
 	}
 	text, err := t.render(o)
 	if err != nil {
@@ -131,7 +151,6 @@ func (g *generator) add(o Object, monitoring bool) error {
 	if wrap != "" {
 		fmt.Fprintf(&b, "{{- if %s }}\n", wrap)
 	}
-	b.WriteString(prefix)
 	b.WriteString(text)
 	if wrap != "" {
 		b.WriteString("{{- end }}\n")

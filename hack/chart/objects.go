@@ -30,12 +30,15 @@ func (o Object) String() string { return o.Kind() + "/" + o.Name() }
 
 func (o Object) meta() map[string]any { m, _ := o["metadata"].(map[string]any); return m }
 
-// Inputs are the two kustomize builds the chart is made from.
+// Inputs are the kustomize builds the chart is made from.
 type Inputs struct {
 	// Installer is `kustomize build config/default`: what dist/install.yaml holds.
 	Installer []Object
 	// Monitoring is `kustomize build config/prometheus`: the optional component.
 	Monitoring []Object
+	// Postgres is `kustomize build config/postgres`: the installer on
+	// PostgreSQL (dist/install-postgres.yaml), which store.postgres renders.
+	Postgres []Object
 }
 
 func buildInputs(kustomize, config string) (Inputs, error) {
@@ -45,6 +48,9 @@ func buildInputs(kustomize, config string) (Inputs, error) {
 		return in, err
 	}
 	if in.Monitoring, err = kustomizeBuild(kustomize, filepath.Join(config, "prometheus")); err != nil {
+		return in, err
+	}
+	if in.Postgres, err = kustomizeBuild(kustomize, filepath.Join(config, "postgres")); err != nil {
 		return in, err
 	}
 	return in, nil

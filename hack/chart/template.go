@@ -77,6 +77,25 @@ func (t *templater) lines(cond string, body ...string) string {
 	})
 }
 
+// choice stands for a map's value that is yes when cond holds and no
+// otherwise ("key: TOKEN" becomes "key:" and each value's YAML below it).
+func (t *templater) choice(cond string, yes, no any) string {
+	return t.token(func(l tokenLine) string {
+		var b strings.Builder
+		b.WriteString(strings.TrimRight(strings.Replace(l.text, l.token, "", 1), " "))
+		fmt.Fprintf(&b, "\n%s{{- if %s }}", l.indent, cond)
+		for _, line := range yamlLines(yes) {
+			fmt.Fprintf(&b, "\n%s  %s", l.indent, line)
+		}
+		fmt.Fprintf(&b, "\n%s{{- else }}", l.indent)
+		for _, line := range yamlLines(no) {
+			fmt.Fprintf(&b, "\n%s  %s", l.indent, line)
+		}
+		fmt.Fprintf(&b, "\n%s{{- end }}", l.indent)
+		return b.String()
+	})
+}
+
 // render writes the object as template text.
 func (t *templater) render(o Object) (string, error) {
 	b, err := yaml.Marshal(o)

@@ -15,10 +15,3 @@ image.digest is set. The tag defaults to the chart's appVersion. */}}
 {{- printf "%s:%s" .Values.image.repository $tag -}}
 {{- end -}}
 {{- end -}}
-
-{{/* Refuses values this version cannot honour, before anything is applied. */}}
-{{- define "mcp-session-operator.validate" -}}
-{{- if .Values.store.postgres.secretName -}}
-{{- fail "store.postgres.secretName is set, but this version of the operator has no PostgreSQL store; leave it empty to use the Pebble store on a PersistentVolumeClaim (store.pebble)" -}}
-{{- end -}}
-{{- end -}}
