@@ -250,9 +250,17 @@ func runScale(b *testing.B, c scaleConfig) {
 	}
 	firstSpread, lastSpread := obs.Deadlines(spreadPrefix)
 	spreadProfiled := profileCPU(b, m, firstSpread.Add(c.spread/2), "scale-spread-cpu.pprof")
+	// The apiserver's CPU in the same 20 s: what a status patch costs it.
+	apiProfiled := make(chan struct{})
+	go func() {
+		defer close(apiProfiled)
+		time.Sleep(time.Until(firstSpread.Add(c.spread / 2)))
+		saveAPIServer(b, cfg, "/debug/pprof/profile", 20, "scale-spread-apiserver-cpu.pprof")
+	}()
 	obs.WaitSuspended(b, spreadPrefix, spreadN, lastSpread.Add(5*time.Minute))
 	late := obs.Lateness(spreadPrefix)
 	<-spreadProfiled
+	<-apiProfiled
 	b.Logf("spread: lateness by deadline: %s", latenessTimeline(obs.Suspensions(spreadPrefix), firstSpread, c.spread/20))
 	saveMetrics(b, "http://"+metricsAddr+"/metrics", "scale-manager-metrics.txt")
 	saveAPIServerMetrics(b, cfg, "scale-apiserver-metrics.txt")
@@ -512,20 +520,30 @@ func saveText(b *testing.B, file, text string) {
 // watch events, watchers it closed) to $SCALE_PROFILE_DIR/file, when that
 // is set.
 func saveAPIServerMetrics(b *testing.B, cfg *rest.Config, file string) {
+	saveAPIServer(b, cfg, "/metrics", 0, file)
+}
+
+// saveAPIServer saves GET path of the apiserver (a profile of seconds
+// when seconds > 0) to $SCALE_PROFILE_DIR/file, when that is set.
+func saveAPIServer(b *testing.B, cfg *rest.Config, path string, seconds int, file string) {
 	dir := os.Getenv("SCALE_PROFILE_DIR")
 	if dir == "" {
 		return
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err == nil {
+		req := cs.RESTClient().Get().AbsPath(path)
+		if seconds > 0 {
+			req = req.Param("seconds", strconv.Itoa(seconds))
+		}
 		var raw []byte
-		raw, err = cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+		raw, err = req.DoRaw(context.Background())
 		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, file), raw, 0o644)
 		}
 	}
 	if err != nil {
-		b.Logf("apiserver metrics: %v", err)
+		b.Logf("apiserver %s: %v", path, err)
 	}
 }
 
