@@ -51,7 +51,9 @@ const (
 // TestHelmChart installs the operator with its Helm chart, as a platform
 // team would, and keeps a session's data through `helm upgrade` (a new
 // image, monitoring switched on, a changed default) and through `helm
-// uninstall` and a reinstall. On the way it applies the Prometheus
+// uninstall` and a reinstall, and at last moves it to the PostgreSQL
+// store with two replicas (`helm upgrade --set
+// store.postgres.secretName`). On the way it applies the Prometheus
 // Operator's CRDs and the monitoring component, and scrapes /metrics over
 // HTTPS from a pod bound to metrics-reader and from one that is not.
 //
@@ -147,6 +149,69 @@ func TestHelmChart(t *testing.T) {
 			t.Fatalf("the session changed across helm uninstall and install:\nbefore: %s\nafter:  %s", before, after)
 		}
 	})
+	h.phase("7. helm upgrade to store.postgres: two replicas on PostgreSQL, no claim mounted, a PodDisruptionBudget; each replica reads what the other wrote", func() {
+		h.upgradeToPostgres(he)
+	})
+}
+
+// upgradeToPostgres switches the release to the PostgreSQL store as
+// docs/operations.md tells a platform team to (the store's URL in a
+// Secret, store.postgres.secretName), then checks what the values promise:
+// store.postgres.replicas managers, none mounting a claim, the URL from
+// the Secret, a PodDisruptionBudget; and that every replica serves MCP on
+// the shared database: a session written through one pod is read through
+// each, pod by pod.
+func (h *harness) upgradeToPostgres(he helmEnv) {
+	h.t.Helper()
+	url := os.Getenv("POSTGRES_URL")
+	if url == "" {
+		h.t.Fatal("POSTGRES_URL is not set: run these tests with `make test-cluster`")
+	}
+	h.kubectl("create", "secret", "generic", storeSecret, "-n", installNamespace, "--from-literal=url="+url)
+	h.helm(he, "upgrade", releaseName, he.chart, "--namespace", installNamespace, "--reuse-values",
+		"--set", "store.postgres.secretName="+storeSecret)
+	pods := h.waitReplicas(2, 4*time.Minute)
+	for _, p := range pods {
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil {
+				h.t.Errorf("pod %s mounts claim %s on the PostgreSQL store", p.Name, v.PersistentVolumeClaim.ClaimName)
+			}
+		}
+		if !storeFromSecret(p.Spec.Containers[0]) {
+			h.t.Errorf("pod %s does not take MCPSESSION_STORE from Secret %s: %v", p.Name, storeSecret, p.Spec.Containers[0].Env)
+		}
+	}
+	if kept := h.kubectl("get", "poddisruptionbudget", "-n", installNamespace, "mcp-session-operator-controller-manager",
+		"-o", "jsonpath={.spec.minAvailable}"); kept != "1" {
+		h.t.Errorf("the PodDisruptionBudget keeps %q managers, want 1", kept)
+	}
+
+	token := h.token(agentNamespace, agentAccount)
+	const session = "helm-postgres"
+	mark := fmt.Sprintf("written-through-the-service-%d", time.Now().UnixNano())
+	svc := h.waitRouted()
+	h.mustCall(svc, token, "create_session", map[string]any{"session_id": session, "namespace": agentNamespace, "project": "helm"})
+	h.mustCall(svc, token, "add_context", map[string]any{"session_id": session, "namespace": agentNamespace,
+		"key": "store", "value": map[string]any{"mark": mark}})
+	for _, p := range pods {
+		got := h.mustCall(fmt.Sprintf("http://%s:8090/mcp", p.Status.PodIP), token, "get_context",
+			map[string]any{"session_id": session, "namespace": agentNamespace, "key": "store"})
+		if !strings.Contains(got, mark) {
+			h.t.Errorf("pod %s reads context key store of %s as %q, want the value written through the Service", p.Name, session, got)
+		}
+	}
+}
+
+// storeFromSecret reports whether the container takes $MCPSESSION_STORE
+// from the Secret that holds the store's URL.
+func storeFromSecret(c corev1.Container) bool {
+	for _, e := range c.Env {
+		if e.Name == "MCPSESSION_STORE" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil &&
+			e.ValueFrom.SecretKeyRef.Name == storeSecret && e.ValueFrom.SecretKeyRef.Key == "url" {
+			return true
+		}
+	}
+	return false
 }
 
 // helm runs helm against the cluster and returns its output, failing the
