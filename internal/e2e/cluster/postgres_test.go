@@ -40,13 +40,7 @@ func TestPostgresInstallFailover(t *testing.T) {
 	var pods []corev1.Pod
 	h.phase("2. two replicas Ready on the new spec, no volume, the old pod gone", func() {
 		pods = h.waitReplicas(2, 4*time.Minute)
-		for _, p := range pods {
-			for _, v := range p.Spec.Volumes {
-				if v.PersistentVolumeClaim != nil {
-					t.Errorf("pod %s still mounts claim %s", p.Name, v.PersistentVolumeClaim.ClaimName)
-				}
-			}
-		}
+		h.wantNoClaim(pods)
 	})
 
 	url2, token := h.waitRouted(), h.token(agentNamespace, agentAccount)
@@ -66,6 +60,19 @@ func TestPostgresInstallFailover(t *testing.T) {
 		})
 		t.Logf("the Service answered again %.1fs after the pod serving traffic was killed (longest gap between acknowledged writes)", gap.Seconds())
 	})
+}
+
+// wantNoClaim fails the test for each pod that mounts a claim: on the
+// PostgreSQL store no replica needs a volume.
+func (h *harness) wantNoClaim(pods []corev1.Pod) {
+	h.t.Helper()
+	for _, p := range pods {
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil {
+				h.t.Errorf("pod %s mounts claim %s on the PostgreSQL store", p.Name, v.PersistentVolumeClaim.ClaimName)
+			}
+		}
+	}
 }
 
 // waitReplicas waits until exactly n manager pods run, all Ready, all of

@@ -107,8 +107,8 @@ func (b *appendBatcher) flush(batch []*appendCall) {
 // smaller transactions: on this repository's two-core machine, at 64
 // writers, 2 slots did 0.98x of the same-shape pgbench in the same run,
 // 1 slot 0.90 to 0.95, 4 slots 0.90 to 0.93, 8 slots 0.83 to 0.85 and 16
-// (a quarter of the pool) 0.78 to 0.81 (docs/benchmarks.md). The other connections stay free for everything
-// else.
+// (a quarter of the pool) 0.78 to 0.81 (docs/benchmarks.md). The other
+// connections stay free for everything else.
 const maxAppendBatches = 2
 
 // batchTimeout bounds a batch: its appends' callers may have given up,
